@@ -1,0 +1,81 @@
+namespace CimAspire.Protocol;
+
+// The route API's JSON shapes (camelCase on the wire), shared by the route API, the client SDK and the tests.
+// docs/route-api.md and the OpenAPI document describe the endpoints that use them.
+
+public sealed record RegisterRequest(string? UserName, string? Password);
+
+public sealed record LoginRequestDto(string? UserName, string? Password);
+
+/// <summary>Asks for a fresh server and token with a still-valid token (Bearer), without the password.</summary>
+/// <param name="AvoidServerId">A server the client could not reach; another is picked when one is live.</param>
+public sealed record RefreshRequest(string? AvoidServerId);
+
+public sealed record AccountDto(long UserId, string UserName, DateTimeOffset CreatedAt);
+
+public sealed record ServerEndpointDto(string ServerId, string Host, int Port);
+
+/// <summary>How clients reconnect: delay = min(max, base * 2^attempt) plus up to jitter * delay at random.</summary>
+public sealed record ReconnectPolicyDto(int BaseDelayMs, int MaxDelayMs, double Jitter);
+
+public sealed record LoginResponse(
+    long UserId,
+    string UserName,
+    string Token,
+    DateTimeOffset ExpiresAt,
+    ServerEndpointDto Server,
+    ReconnectPolicyDto Reconnect);
+
+public sealed record PresenceDto(long UserId, string UserName, bool Online, string? ServerId, DateTimeOffset? Since);
+
+public sealed record OnlineUsersPage(IReadOnlyList<PresenceDto> Users, long Total, int Page, int PageSize);
+
+public sealed record CreateGroupRequest(string? Name);
+
+public sealed record GroupDto(long GroupId, string Name, long OwnerId, long MemberCount);
+
+public sealed record GroupMemberDto(long UserId, string UserName, bool Online);
+
+/// <summary>A send over HTTP: exactly one of UserId or GroupId.</summary>
+public sealed record SendMessageRequest(long? UserId, long? GroupId, string? Text, string? ClientMsgId);
+
+public sealed record SendMessageResponse(
+    string ServerMsgId,
+    string ConversationId,
+    long Seq,
+    DateTimeOffset ServerTime,
+    bool Duplicate,
+    bool RecipientOnline);
+
+public sealed record MessageDto(
+    string ServerMsgId,
+    string ClientMsgId,
+    string ConversationId,
+    long Seq,
+    long SenderId,
+    string SenderName,
+    string Text,
+    DateTimeOffset ServerTime);
+
+/// <summary>A page of history, newest last; ask again with BeforeSeq = the first Seq to page back.</summary>
+public sealed record HistoryPage(string ConversationId, IReadOnlyList<MessageDto> Messages, bool HasMore);
+
+public sealed record ConversationDto(
+    string ConversationId,
+    long? PeerUserId,
+    long? GroupId,
+    string Title,
+    long LastSeq,
+    long ReadSeq,
+    long Unread,
+    MessageDto? LastMessage);
+
+public sealed record ServerOverviewDto(
+    string ServerId,
+    string Host,
+    int Port,
+    int Connections,
+    DateTimeOffset StartedAt,
+    string Version);
+
+public sealed record ClusterOverviewDto(IReadOnlyList<ServerOverviewDto> Servers, long OnlineUsers);
