@@ -50,7 +50,7 @@ public static class Extensions
         // Unreadable bodies throw, so the exception handler can answer with a problem that says what was wrong.
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(options => options.SerializerOptions.AllowTrailingCommas = false);
-        services.AddOpenApi();
+        services.AddOpenApi(options => options.AddCimSecurity());
         return builder;
     }
 

@@ -150,5 +150,10 @@ public class SessionsApiTests(RouteApiFixture fixture)
         {
             Assert.True(paths.TryGetProperty(path, out _), $"{path} is missing from the OpenAPI document.");
         }
+
+        Assert.True(document.RootElement.GetProperty("components").GetProperty("securitySchemes").TryGetProperty("Bearer", out _));
+        Assert.False(paths.GetProperty(RouteApiPaths.Login).GetProperty("post").TryGetProperty("security", out _));
+        var refreshSecurity = paths.GetProperty(RouteApiPaths.Refresh).GetProperty("post").GetProperty("security");
+        Assert.True(refreshSecurity[0].TryGetProperty("Bearer", out _));
     }
 }
