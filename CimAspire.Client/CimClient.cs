@@ -30,7 +30,7 @@ public sealed class CimClient : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly Lock _dispatchLock = new();
-    private readonly ConversationTracker _tracker = new();
+    private readonly ConversationTracker _tracker;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<Envelope>> _pending = new();
     private readonly ConcurrentDictionary<string, byte> _ownInFlight = new(StringComparer.Ordinal);
 
@@ -51,6 +51,7 @@ public sealed class CimClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        _tracker = new ConversationTracker(options.InitialSyncLimit);
         _ownsHttp = httpClient is null;
         _http = httpClient ?? new HttpClient();
         _api = new RouteApiClient(_http, options.RouteApi);
@@ -626,25 +627,35 @@ public sealed class CimClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Pages one conversation forward from <paramref name="afterSeq"/> until the server has no more; returns the highest sequence seen.</summary>
+    /// <summary>
+    /// Pages one conversation forward from <paramref name="afterSeq"/> until the server has no more, then releases
+    /// what waited behind holes up to there. A refusal (e.g. no longer a member) releases everything buffered.
+    /// </summary>
     private async Task SyncConversationAsync(ImConnection connection, string conversationId, long afterSeq, CancellationToken ct)
     {
         var after = afterSeq;
-        while (true)
+        try
         {
-            var page = await RequestAsync(
-                connection,
-                new Envelope { Sync = new SyncRequest { ConversationId = conversationId, AfterSeq = after, Limit = _options.SyncPageSize } },
-                ct).ConfigureAwait(false);
-            var messages = page.SyncResponse.Messages;
-            var highest = messages.Count == 0 ? after : messages.Max(m => m.Seq);
-            if (!page.SyncResponse.HasMore || highest <= after)
+            while (true)
             {
+                var page = await RequestAsync(
+                    connection,
+                    new Envelope { Sync = new SyncRequest { ConversationId = conversationId, AfterSeq = after, Limit = _options.SyncPageSize } },
+                    ct).ConfigureAwait(false);
+                var messages = page.SyncResponse.Messages;
+                var highest = messages.Count == 0 ? after : Math.Max(after, messages.Max(m => m.Seq));
+                var done = !page.SyncResponse.HasMore || highest == after;
                 after = highest;
-                break;
+                if (done)
+                {
+                    break;
+                }
             }
-
-            after = highest;
+        }
+        catch (CimConnectionException e)
+        {
+            Log.GapSyncFailed(_logger, conversationId, e);
+            after = long.MaxValue;
         }
 
         // The server has nothing more up to 'after': a hole below it is a sequence that was never stored.
@@ -690,8 +701,9 @@ public sealed class CimClient : IAsyncDisposable
         {
             // The connection closed; the sync after the reconnect covers the hole.
         }
-        catch (Exception e) when (e is ConnectionLostException or TimeoutException or CimConnectionException)
+        catch (Exception e) when (e is ConnectionLostException or TimeoutException)
         {
+            // The sync after the reconnect covers the hole.
             Log.GapSyncFailed(_logger, conversationId, e);
         }
         finally
@@ -1030,7 +1042,7 @@ public sealed class CimClient : IAsyncDisposable
         var ready = new List<ChatMessage>();
         lock (_dispatchLock)
         {
-            _tracker.ApplyOverview(response.Conversations, _options.InitialSyncLimit);
+            _tracker.ApplyOverview(response.Conversations);
             foreach (var message in response.Messages)
             {
                 if (!string.IsNullOrEmpty(message.ConversationId) && message.Seq > 0)

@@ -28,8 +28,8 @@ public sealed class CimClientOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// On the first sync of a conversation this client knows nothing about, fetch at most this many messages
-    /// after what the user already acknowledged (so a new session does not replay a whole busy room).
+    /// For a conversation this client knows nothing about (first sync, or first message seen live), fetch at most this
+    /// many earlier messages after what the user already acknowledged (so a new session does not replay a busy room).
     /// </summary>
     public int InitialSyncLimit { get; init; } = 100;
 

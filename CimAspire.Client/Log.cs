@@ -35,7 +35,7 @@ internal static partial class Log
     [LoggerMessage(10, LogLevel.Error, "Handling a frame from the IM server failed; closing the connection")]
     public static partial void FrameHandlerFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(11, LogLevel.Warning, "Sync of {ConversationId} to fill a gap failed")]
+    [LoggerMessage(11, LogLevel.Warning, "Sync of {ConversationId} failed")]
     public static partial void GapSyncFailed(ILogger logger, string conversationId, Exception exception);
 
     [LoggerMessage(12, LogLevel.Warning, "Logout through the route API failed")]

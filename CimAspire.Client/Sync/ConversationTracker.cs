@@ -7,7 +7,7 @@ namespace CimAspire.Client.Sync;
 /// hole, and what was acknowledged. Turns deliveries and sync pages (in any order, with duplicates) into each message
 /// exactly once, in sequence order. Not thread-safe: the client calls it under its dispatch lock.
 /// </summary>
-internal sealed class ConversationTracker
+internal sealed class ConversationTracker(int initialLimit)
 {
     private const int MaxSkipped = 1024;
     private readonly Dictionary<string, State> _conversations = new(StringComparer.Ordinal);
@@ -20,9 +20,9 @@ internal sealed class ConversationTracker
 
     /// <summary>
     /// Sets where to start for conversations this session has never seen: after what the user already acknowledged
-    /// (on any device), but no more than <paramref name="initialLimit"/> messages back.
+    /// (on any device), but no more than the initial limit of messages back.
     /// </summary>
-    public void ApplyOverview(IEnumerable<ConversationState> conversations, int initialLimit)
+    public void ApplyOverview(IEnumerable<ConversationState> conversations)
     {
         foreach (var conversation in conversations)
         {
@@ -31,8 +31,9 @@ internal sealed class ConversationTracker
                 continue;
             }
 
-            var start = Math.Max(conversation.DeliveredSeq, conversation.LastSeq - initialLimit);
-            _conversations[conversation.ConversationId] = new State { Last = Math.Max(0, start), Acked = conversation.DeliveredSeq };
+            // Skipped messages are not acknowledged: they were not delivered, and history still has them.
+            var start = Math.Max(0, Math.Max(conversation.DeliveredSeq, conversation.LastSeq - initialLimit));
+            _conversations[conversation.ConversationId] = new State { Last = start, Acked = start };
         }
     }
 
@@ -151,8 +152,9 @@ internal sealed class ConversationTracker
     {
         if (!_conversations.TryGetValue(conversationId, out var state))
         {
-            // A conversation that began after this session synced: nothing before this message was missed by the sync.
-            state = new State { Last = Math.Max(0, firstSeenSeq - 1) };
+            // A conversation the last sync did not list: it began since (so everything in it is new), unless the server
+            // leaves some conversations out of the overview; either way fetch at most the initial limit before this message.
+            state = new State { Last = Math.Max(0, firstSeenSeq - 1 - initialLimit) };
             state.Acked = state.Last;
             _conversations[conversationId] = state;
         }
