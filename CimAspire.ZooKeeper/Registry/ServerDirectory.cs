@@ -126,6 +126,11 @@ public sealed class ServerDirectory : IServerDirectory, IHostedService, IAsyncDi
             {
                 return;
             }
+            catch (ObjectDisposedException)
+            {
+                // The client was closed under us (host shutdown): nothing left to keep up to date.
+                return;
+            }
             catch (Exception ex)
             {
                 Log.RefreshFailed(_logger, _root, ex);

@@ -184,6 +184,11 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
             {
                 return;
             }
+            catch (ObjectDisposedException)
+            {
+                // The client was closed under us (host shutdown): nothing left to keep up to date.
+                return;
+            }
             catch (Exception ex)
             {
                 Log.RegisterFailed(_logger, Registration?.Id ?? "?", ex);
