@@ -1,4 +1,5 @@
 using System.Net;
+using Xunit.Abstractions;
 using Aspire.Hosting.ApplicationModel;
 
 namespace CimAspire.Tests.Cluster;

@@ -12,7 +12,7 @@ namespace CimAspire.Tests.Route;
 /// Extra settings (strategy, rate limits) make a separate app on the same Redis.
 /// </summary>
 public sealed class RouteApiFactory(RedisProcess redis, TestServerDirectory directory, IReadOnlyDictionary<string, string?> settings)
-    : WebApplicationFactory<Program>
+    : WebApplicationFactory<CimAspire.Route.Extensions.RouteApiOptions>
 {
     public const string TokenKey = "test-token-key-0123456789abcdef";
     public const string AdminKey = "test-admin-key-0123456789abcdef";
