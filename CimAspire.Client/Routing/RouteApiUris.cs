@@ -27,6 +27,17 @@ internal static class RouteApiUris
 
     public static string OnlineUsers(int page, int pageSize) =>
         $"{Relative(RouteApiPaths.OnlineUsers)}?page={Num(page)}&pageSize={Num(pageSize)}";
+/// Fills in the route API's paths (<see cref="RouteApiPaths"/>, the one list shared with the route API). Relative to
+/// the configured base address, so a route API behind a path prefix works too.
+    public static string Accounts => Relative(RouteApiPaths.Accounts);
+    public static string Login => Relative(RouteApiPaths.Login);
+    public static string Refresh => Relative(RouteApiPaths.Refresh);
+    public static string Logout => Relative(RouteApiPaths.Logout);
+    public static string Groups => Relative(RouteApiPaths.Groups);
+    public static string Conversations => Relative(RouteApiPaths.Conversations);
+    public static string AccountByName(string userName) => Fill(RouteApiPaths.AccountByName, "{userName}", Uri.EscapeDataString(userName));
+        $"{Relative(RouteApiPaths.Accounts)}?prefix={Uri.EscapeDataString(prefix)}&limit={Num(limit)}";
+    public static string OnlineUsers(int page, int pageSize) => $"{Relative(RouteApiPaths.OnlineUsers)}?page={Num(page)}&pageSize={Num(pageSize)}";
 
     public static string PresenceOf(long userId) => Fill(RouteApiPaths.UserPresence, "{userId}", Num(userId));
 
@@ -42,6 +53,7 @@ internal static class RouteApiUris
         + $"limit={Num(limit)}";
 
     private static string Fill(string template, string hole, string value) => Relative(template).Replace(hole, value, StringComparison.Ordinal);
+    private static string Fill(string template, string name, string value) => Relative(template.Replace(name, value, StringComparison.Ordinal));
 
     private static string Relative(string path) => path.TrimStart('/');
 
