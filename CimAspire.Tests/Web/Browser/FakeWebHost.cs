@@ -14,12 +14,12 @@ namespace CimAspire.Tests.Web.Browser;
 /// </summary>
 public sealed class FakeWebHost : IAsyncLifetime
 {
-    private readonly WebApplicationFactory<Program> _factory;
+    private readonly WebApplicationFactory<ChatSession> _factory;
     private IPlaywright? _playwright;
 
     public FakeWebHost()
     {
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        _factory = new WebApplicationFactory<ChatSession>().WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Development");
             builder.ConfigureServices(services =>
