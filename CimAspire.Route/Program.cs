@@ -1,9 +1,15 @@
+using CimAspire.Route.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddApplicationServices();
 
 var app = builder.Build();
 
-app.MapDefaultEndpoints();
+app.MapRouteApi();
 
 app.Run();
+
+/// <summary>Visible to the tests (WebApplicationFactory).</summary>
+public partial class Program;
