@@ -14,7 +14,6 @@ namespace CimAspire.Tests.Route;
 /// </summary>
 public sealed class RouteApiFactory(RedisProcess redis, TestServerDirectory directory, IReadOnlyDictionary<string, string?> settings)
     : WebApplicationFactory<CimSecretsOptions> // any type of the route API assembly: every service has a Program
-    : WebApplicationFactory<CimAspire.Route.Extensions.RouteApiOptions>
 {
     public const string TokenKey = "test-token-key-0123456789abcdef";
     public const string AdminKey = "test-admin-key-0123456789abcdef";
