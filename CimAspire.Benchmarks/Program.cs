@@ -1,1 +1,9 @@
-Console.WriteLine("benchmarks: not built yet");
+using CimAspire.Benchmarks;
+using CimAspire.Benchmarks.SignalR;
+
+if (args is [SignalRRelayServer.ServeCommand])
+{
+    return await SignalRRelayServer.ServeAsync();
+}
+
+return await BenchmarkProgram.RunAsync(args, Console.Out);

@@ -22,8 +22,13 @@ public static class RedisKeys
     public static string UserSession(long userId, string sessionId) => $"{P}user:{{u{userId}}}:session:{sessionId}";
 
     // Routes and presence (written by IM servers, read by everyone).
-    /// <summary>Hash: server, epoch, since. Replaced and removed only by the holder of the newest epoch.</summary>
+    /// <summary>
+    /// Hash: server id to "epoch:since-ms", one field per server holding the user. A field is removed only with its own
+    /// epoch (or when its server is declared gone), so a stale server never wipes a newer route.
+    /// </summary>
     public static string Route(long userId) => $"{P}route:{{u{userId}}}";
+    /// <summary>String counter: the user's last route epoch. Never deleted, so epochs only grow.</summary>
+    public static string RouteEpoch(long userId) => $"{P}route:{{u{userId}}}:epoch";
     /// <summary>Sorted set: user id to login time (ms) of every online user.</summary>
     public const string Online = P + "online";
     /// <summary>Set of the user ids an IM server holds, so its users go offline at once when it leaves.</summary>
@@ -36,9 +41,12 @@ public static class RedisKeys
     // Conversations and messages (delivery core).
     /// <summary>String counter: the conversation's last sequence.</summary>
     public static string ConversationSeq(string conversationId) => $"{P}conv:{{{conversationId}}}:seq";
-    /// <summary>Sorted set: serialized <c>ChatMessage</c> scored by sequence.</summary>
+    /// <summary>Sorted set scored by sequence; each member is "{server-time-ms}:" followed by the serialized <c>ChatMessage</c>.</summary>
     public static string ConversationMessages(string conversationId) => $"{P}conv:{{{conversationId}}}:msgs";
-    /// <summary>Hash: client message id to sequence (idempotent send), trimmed with the messages.</summary>
+    /// <summary>
+    /// Sorted set: "{senderId}:{clientMsgId}" scored by the sequence it was stored under (idempotent send),
+    /// trimmed with the messages.
+    /// </summary>
     public static string ConversationClientIds(string conversationId) => $"{P}conv:{{{conversationId}}}:ids";
     /// <summary>Hash: user id to the highest sequence the user acknowledged (delivered) in the conversation.</summary>
     public static string ConversationDelivered(string conversationId) => $"{P}conv:{{{conversationId}}}:delivered";

@@ -79,3 +79,27 @@ public sealed record ServerOverviewDto(
     string Version);
 
 public sealed record ClusterOverviewDto(IReadOnlyList<ServerOverviewDto> Servers, long OnlineUsers);
+
+/// <summary>The route API's paths, for clients (parameters in braces). docs/route-api.md describes each.</summary>
+public static class RouteApiPaths
+{
+    public const string Accounts = "/api/accounts";                                  // POST register; GET ?prefix=&limit= search
+    public const string Account = "/api/accounts/{userId}";                          // GET
+    public const string AccountByName = "/api/accounts/by-name/{userName}";          // GET
+    public const string Login = "/api/sessions/login";                               // POST LoginRequestDto
+    public const string Refresh = "/api/sessions/refresh";                           // POST RefreshRequest (Bearer)
+    public const string Logout = "/api/sessions/logout";                             // POST (Bearer)
+    public const string OnlineUsers = "/api/presence/online";                        // GET ?page=&pageSize=
+    public const string UserPresence = "/api/presence/{userId}";                     // GET
+    public const string Groups = "/api/groups";                                      // POST create; GET my groups
+    public const string Group = "/api/groups/{groupId}";                             // GET
+    public const string GroupJoin = "/api/groups/{groupId}/join";                    // POST
+    public const string GroupLeave = "/api/groups/{groupId}/leave";                  // POST
+    public const string GroupMembers = "/api/groups/{groupId}/members";              // GET
+    public const string Messages = "/api/messages";                                  // POST SendMessageRequest
+    public const string Conversations = "/api/conversations";                        // GET
+    public const string ConversationMessages = "/api/conversations/{conversationId}/messages"; // GET ?beforeSeq=&limit=
+    public const string AdminCluster = "/api/admin/cluster";                         // GET (X-Admin-Key)
+    public const string AdminKickUser = "/api/admin/users/{userId}/kick";            // POST (X-Admin-Key)
+    public const string AdminDrainServer = "/api/admin/servers/{serverId}/drain";    // POST (X-Admin-Key)
+}

@@ -1,9 +1,12 @@
+using CimAspire.Route.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddApplicationServices();
 
 var app = builder.Build();
 
-app.MapDefaultEndpoints();
+app.MapRouteApi();
 
 app.Run();

@@ -1,10 +1,16 @@
+using CimAspire.WebClient.Components;
+using CimAspire.WebClient.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddApplicationServices();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
-app.MapGet("/", () => Results.Content("<!doctype html><title>CimAspire</title><h1>CimAspire</h1>", "text/html"));
+app.UseAntiforgery();
+app.MapStaticAssets();
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 
 app.Run();

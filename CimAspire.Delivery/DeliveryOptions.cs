@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CimAspire.Delivery;
+
+/// <summary>Tunables of the delivery core, bound from <c>Cim:Delivery</c>.</summary>
+public sealed class DeliveryOptions
+{
+    public const string SectionName = "Cim:Delivery";
+
+    /// <summary>Keep at most this many messages per conversation (the oldest are trimmed on append); 0 keeps all.</summary>
+    [Range(0, int.MaxValue)]
+    public int RetentionMaxMessages { get; set; } = 100_000;
+
+    /// <summary>Drop messages older than this (trimmed on append, never returned by reads); null keeps them forever.</summary>
+    public TimeSpan? RetentionMaxAge { get; set; }
+
+    /// <summary>A pushed message the recipient's connection has not acknowledged within this time is pushed again.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
+    public TimeSpan RedeliveryTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The largest page a sync or history read returns, whatever the client asks for.</summary>
+    [Range(1, 10_000)]
+    public int MaxPageSize { get; set; } = 500;
+
+    /// <summary>The largest message body accepted, in bytes.</summary>
+    [Range(1, 16 * 1024 * 1024)]
+    public int MaxBodyBytes { get; set; } = 64 * 1024;
+}

@@ -1,0 +1,353 @@
+using System.Buffers.Text;
+using System.Text;
+using CimAspire.Protocol;
+using Google.Protobuf;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace CimAspire.Delivery.Messages;
+
+/// <summary>What a sender asks to store; the store assigns the sequence, the server message id and the time.</summary>
+public sealed record AppendRequest(
+    long SenderId,
+    string SenderName,
+    Target To,
+    string ClientMsgId,
+    ContentType ContentType,
+    ByteString Body,
+    string? TraceParent = null);
+
+/// <summary>The stored message (the original one when <see cref="Duplicate"/> is true).</summary>
+public sealed record AppendResult(ChatMessage Message, bool Duplicate);
+
+/// <summary>Messages oldest first; <see cref="HasMore"/> says a further page exists in the direction read.</summary>
+public sealed record MessagePage(string ConversationId, IReadOnlyList<ChatMessage> Messages, bool HasMore);
+
+/// <summary>One conversation of a user: sequences, cursors and the last message.</summary>
+public sealed record ConversationSummary(
+    string ConversationId,
+    Target Peer,
+    long LastSeq,
+    long DeliveredSeq,
+    long ReadSeq,
+    long Unread,
+    ChatMessage? LastMessage);
+
+/// <summary>A cursor move: <paramref name="Seq"/> is capped at the conversation's last sequence.</summary>
+public sealed record CursorUpdate(string ConversationId, long UserId, long Seq);
+
+/// <summary>
+/// The message store of the delivery core on Redis. A conversation's keys share one hash tag, so each append is one
+/// atomic Lua script on one slot: idempotency check, sequence, store, sender cursors and retention trimming.
+/// </summary>
+public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<DeliveryOptions> options, TimeProvider time)
+{
+    // KEYS: seq, msgs, ids, delivered, read. ARGV: idempotency key, member, sender id, max length, min time ms.
+    private const string AppendScript = """
+        local existing = redis.call('ZSCORE', KEYS[3], ARGV[1])
+        if existing then
+          local found = redis.call('ZRANGEBYSCORE', KEYS[2], existing, existing)
+          return {1, tonumber(existing), found[1] or ''}
+        end
+        local seq = redis.call('INCR', KEYS[1])
+        redis.call('ZADD', KEYS[2], seq, ARGV[2])
+        redis.call('ZADD', KEYS[3], seq, ARGV[1])
+        for _, key in ipairs({KEYS[4], KEYS[5]}) do
+          local cur = tonumber(redis.call('HGET', key, ARGV[3]) or '0')
+          if seq > cur then redis.call('HSET', key, ARGV[3], seq) end
+        end
+        local maxLen = tonumber(ARGV[4])
+        if maxLen > 0 then
+          local card = redis.call('ZCARD', KEYS[2])
+          if card > maxLen then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, card - maxLen - 1) end
+        end
+        local minTime = tonumber(ARGV[5])
+        if minTime > 0 then
+          local oldest = redis.call('ZRANGE', KEYS[2], 0, 63)
+          local n = 0
+          for i, m in ipairs(oldest) do
+            local sep = string.find(m, ':', 1, true)
+            if sep and tonumber(string.sub(m, 1, sep - 1)) < minTime then n = i else break end
+          end
+          if n > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1) end
+        end
+        local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+        if first[2] then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. first[2]) end
+        return {0, seq, ''}
+        """;
+
+    // KEYS: seq, cursor hash. ARGV: user id, seq. Raises the cursor (never lowers it), capped at the last sequence.
+    private const string RaiseCursorScript = """
+        local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local want = tonumber(ARGV[2])
+        if want > last then want = last end
+        local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+        if want > cur then
+          redis.call('HSET', KEYS[2], ARGV[1], want)
+          return want
+        end
+        return -cur
+        """;
+
+    private readonly DeliveryOptions _options = options.Value;
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public int MaxPageSize => _options.MaxPageSize;
+
+    /// <summary>
+    /// Stores a message durably (the reply comes after Redis wrote it to its append-only file) or returns the original
+    /// one for a retried client message id.
+    /// </summary>
+    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrEmpty(request.ClientMsgId);
+        if (request.SenderId <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), "The sender id must be positive.");
+        }
+
+        var conversationId = ConversationIds.For(request.SenderId, request.To);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var message = new ChatMessage
+        {
+            ServerMsgId = NewServerMessageId(),
+            ClientMsgId = request.ClientMsgId,
+            ConversationId = conversationId,
+            SenderId = request.SenderId,
+            SenderName = request.SenderName,
+            To = request.To.Clone(),
+            ContentType = request.ContentType,
+            Body = request.Body,
+            ServerTimeMs = now,
+            Traceparent = request.TraceParent ?? string.Empty,
+        };
+
+        var minTime = _options.RetentionMaxAge is { } age ? now - (long)age.TotalMilliseconds : 0;
+        var db = Db;
+        var tasks = new List<Task>(3);
+        if (request.To.KindCase == Target.KindOneofCase.UserId)
+        {
+            // The index only says which conversations exist; writing it first means a crash can leave an entry
+            // without messages (harmless), never messages without an entry.
+            tasks.Add(db.SortedSetAddAsync(RedisKeys.UserConversations(request.SenderId), conversationId, now));
+            if (request.To.UserId != request.SenderId)
+            {
+                tasks.Add(db.SortedSetAddAsync(RedisKeys.UserConversations(request.To.UserId), conversationId, now));
+            }
+        }
+
+        var script = db.ScriptEvaluateAsync(
+            AppendScript,
+            [
+                RedisKeys.ConversationSeq(conversationId), RedisKeys.ConversationMessages(conversationId),
+                RedisKeys.ConversationClientIds(conversationId), RedisKeys.ConversationDelivered(conversationId),
+                RedisKeys.ConversationRead(conversationId),
+            ],
+            [
+                $"{request.SenderId}:{request.ClientMsgId}", ToMember(message), request.SenderId,
+                _options.RetentionMaxMessages, minTime,
+            ]);
+        tasks.Add(script);
+        await Task.WhenAll(tasks).WaitAsync(cancellationToken);
+
+        var reply = (RedisResult[])(await script)!;
+        var duplicate = (long)reply[0] == 1;
+        var seq = (long)reply[1];
+        if (!duplicate)
+        {
+            message.Seq = seq;
+            return new AppendResult(message, false);
+        }
+
+        var stored = FromMember((byte[])reply[2]!, seq);
+        message.Seq = seq;
+        return new AppendResult(stored ?? message, true);
+    }
+
+    /// <summary>Up to <paramref name="limit"/> messages with sequence above <paramref name="afterSeq"/>, oldest first.</summary>
+    public async Task<MessagePage> ReadAfterAsync(string conversationId, long afterSeq, int limit, CancellationToken cancellationToken = default)
+    {
+        limit = ClampLimit(limit);
+        var entries = await Db.SortedSetRangeByScoreWithScoresAsync(
+            RedisKeys.ConversationMessages(conversationId), afterSeq, double.PositiveInfinity, Exclude.Start,
+            Order.Ascending, 0, limit + 1).WaitAsync(cancellationToken);
+        var messages = Decode(entries.Take(limit));
+        return new MessagePage(conversationId, messages, entries.Length > limit);
+    }
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> messages with sequence below <paramref name="beforeSeq"/> (or the newest when it
+    /// is 0 or less), oldest first: history paging backwards.
+    /// </summary>
+    public async Task<MessagePage> ReadBeforeAsync(string conversationId, long beforeSeq, int limit, CancellationToken cancellationToken = default)
+    {
+        limit = ClampLimit(limit);
+        var stop = beforeSeq > 0 ? beforeSeq : double.PositiveInfinity;
+        var entries = await Db.SortedSetRangeByScoreWithScoresAsync(
+            RedisKeys.ConversationMessages(conversationId), double.NegativeInfinity, stop, Exclude.Stop,
+            Order.Descending, 0, limit + 1).WaitAsync(cancellationToken);
+        var messages = Decode(entries.Take(limit).Reverse());
+        return new MessagePage(conversationId, messages, entries.Length > limit);
+    }
+
+    /// <summary>The conversation's last sequence (0 when nothing was ever stored).</summary>
+    public async Task<long> GetLastSeqAsync(string conversationId, CancellationToken cancellationToken = default)
+    {
+        var value = await Db.StringGetAsync(RedisKeys.ConversationSeq(conversationId)).WaitAsync(cancellationToken);
+        return value.HasValue ? (long)value : 0;
+    }
+
+    /// <summary>Raises delivered cursors (never lowers them). Returns the updates that moved a cursor, with the new value.</summary>
+    public Task<IReadOnlyList<CursorUpdate>> AdvanceDeliveredAsync(IEnumerable<CursorUpdate> updates, CancellationToken cancellationToken = default)
+        => RaiseCursorsAsync(updates, RedisKeys.ConversationDelivered, cancellationToken);
+
+    /// <summary>Raises read cursors (and the delivered cursor with them: what was read was received).</summary>
+    public async Task<IReadOnlyList<CursorUpdate>> AdvanceReadAsync(IEnumerable<CursorUpdate> updates, CancellationToken cancellationToken = default)
+    {
+        var list = updates.ToList();
+        await RaiseCursorsAsync(list, RedisKeys.ConversationDelivered, cancellationToken);
+        return await RaiseCursorsAsync(list, RedisKeys.ConversationRead, cancellationToken);
+    }
+
+    /// <summary>The user's delivered and read cursors in one conversation.</summary>
+    public async Task<(long Delivered, long Read)> GetCursorsAsync(string conversationId, long userId, CancellationToken cancellationToken = default)
+    {
+        var db = Db;
+        var delivered = db.HashGetAsync(RedisKeys.ConversationDelivered(conversationId), userId);
+        var read = db.HashGetAsync(RedisKeys.ConversationRead(conversationId), userId);
+        await Task.WhenAll(delivered, read).WaitAsync(cancellationToken);
+        return (AsLong(await delivered), AsLong(await read));
+    }
+
+    /// <summary>
+    /// The user's conversations: one-to-one conversations (newest activity first, at most <paramref name="limit"/>),
+    /// then the user's groups and the everyone room.
+    /// </summary>
+    public async Task<IReadOnlyList<ConversationSummary>> GetConversationsAsync(long userId, int limit = 200, CancellationToken cancellationToken = default)
+    {
+        var db = Db;
+        var direct = db.SortedSetRangeByRankAsync(RedisKeys.UserConversations(userId), 0, Math.Max(1, limit) - 1, Order.Descending);
+        var groups = db.SetMembersAsync(RedisKeys.UserGroups(userId));
+        await Task.WhenAll(direct, groups).WaitAsync(cancellationToken);
+
+        var ids = new List<string>();
+        ids.AddRange((await direct).Select(v => v.ToString()));
+        ids.Add(ConversationIds.ForGroup(ConversationIds.EveryoneGroupId));
+        ids.AddRange((await groups).Select(v => ConversationIds.ForGroup((long)v)).Order(StringComparer.Ordinal));
+        ids = ids.Distinct(StringComparer.Ordinal).ToList();
+
+        var summaries = ids.Select(id => SummarizeAsync(db, id, userId)).ToList();
+        await Task.WhenAll(summaries).WaitAsync(cancellationToken);
+        return summaries.Select(t => t.Result).Where(s => s is not null).Select(s => s!).ToList();
+    }
+
+    /// <summary>One conversation as the user sees it, or null when the user is not part of a one-to-one conversation id.</summary>
+    public async Task<ConversationSummary?> GetConversationAsync(string conversationId, long userId, CancellationToken cancellationToken = default)
+        => await SummarizeAsync(Db, conversationId, userId).WaitAsync(cancellationToken);
+
+    private async Task<ConversationSummary?> SummarizeAsync(IDatabase db, string conversationId, long userId)
+    {
+        var peer = ConversationIds.PeerOf(conversationId, userId);
+        if (peer is null)
+        {
+            return null;
+        }
+
+        var seq = db.StringGetAsync(RedisKeys.ConversationSeq(conversationId));
+        var delivered = db.HashGetAsync(RedisKeys.ConversationDelivered(conversationId), userId);
+        var read = db.HashGetAsync(RedisKeys.ConversationRead(conversationId), userId);
+        var last = db.SortedSetRangeByRankWithScoresAsync(RedisKeys.ConversationMessages(conversationId), 0, 0, Order.Descending);
+        await Task.WhenAll(seq, delivered, read, last);
+        var lastSeq = AsLong(await seq);
+        var readSeq = AsLong(await read);
+        var lastMessage = Decode(await last).FirstOrDefault();
+        return new ConversationSummary(
+            conversationId, peer, lastSeq, AsLong(await delivered), readSeq, Math.Max(0, lastSeq - readSeq), lastMessage);
+    }
+
+    private int ClampLimit(int limit) => limit <= 0 ? Math.Min(100, _options.MaxPageSize) : Math.Min(limit, _options.MaxPageSize);
+
+    private async Task<IReadOnlyList<CursorUpdate>> RaiseCursorsAsync(
+        IEnumerable<CursorUpdate> updates, Func<string, string> cursorKey, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var pending = updates
+            .Where(u => u.Seq > 0 && ConversationIds.TryParse(u.ConversationId, out _, out _, out _))
+            .Select(u => (Update: u, Task: db.ScriptEvaluateAsync(
+                RaiseCursorScript,
+                [RedisKeys.ConversationSeq(u.ConversationId), cursorKey(u.ConversationId)],
+                [u.UserId, u.Seq])))
+            .ToList();
+        await Task.WhenAll(pending.Select(p => p.Task)).WaitAsync(cancellationToken);
+        var moved = new List<CursorUpdate>();
+        foreach (var (update, task) in pending)
+        {
+            var value = (long)(await task);
+            if (value > 0)
+            {
+                moved.Add(update with { Seq = value });
+            }
+        }
+
+        return moved;
+    }
+
+    private List<ChatMessage> Decode(IEnumerable<SortedSetEntry> entries)
+    {
+        var minTime = _options.RetentionMaxAge is { } age
+            ? time.GetUtcNow().ToUnixTimeMilliseconds() - (long)age.TotalMilliseconds
+            : long.MinValue;
+        var messages = new List<ChatMessage>();
+        foreach (var entry in entries)
+        {
+            var message = FromMember((byte[])entry.Element!, (long)entry.Score);
+            if (message is not null && message.ServerTimeMs >= minTime)
+            {
+                messages.Add(message);
+            }
+        }
+
+        return messages;
+    }
+
+    private static long AsLong(RedisValue value) => value.HasValue && value.TryParse(out long parsed) ? parsed : 0;
+
+    // The member carries its time as a decimal prefix so the append script can trim by age without parsing protobuf;
+    // the sequence is the score, so the stored protobuf does not need it.
+    private static byte[] ToMember(ChatMessage message)
+    {
+        var prefix = Encoding.ASCII.GetBytes(message.ServerTimeMs.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":");
+        var size = message.CalculateSize();
+        var member = new byte[prefix.Length + size];
+        prefix.CopyTo(member, 0);
+        message.WriteTo(member.AsSpan(prefix.Length));
+        return member;
+    }
+
+    private static ChatMessage? FromMember(byte[]? member, long seq)
+    {
+        if (member is null)
+        {
+            return null;
+        }
+
+        var sep = Array.IndexOf(member, (byte)':');
+        if (sep <= 0)
+        {
+            return null;
+        }
+
+        var message = ChatMessage.Parser.ParseFrom(member.AsSpan(sep + 1));
+        message.Seq = seq;
+        return message;
+    }
+
+    private static string NewServerMessageId()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        Guid.CreateVersion7().TryWriteBytes(bytes, bigEndian: true, out _);
+        return Base64Url.EncodeToString(bytes);
+    }
+}

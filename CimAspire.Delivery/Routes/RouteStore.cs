@@ -1,0 +1,214 @@
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace CimAspire.Delivery.Routes;
+
+/// <summary>How a login treats the user's routes on other servers.</summary>
+public enum RouteClaimMode
+{
+    /// <summary>Keep them: the user may be online on several servers (several devices).</summary>
+    Shared,
+    /// <summary>Take over: other servers' entries are removed and returned so their connections can be kicked.</summary>
+    Exclusive,
+    /// <summary>Refuse the claim when another server holds the user.</summary>
+    RejectIfElsewhere,
+}
+
+/// <summary>The outcome of a claim. <see cref="OtherServers"/> lists the servers that held the user before.</summary>
+public sealed record RouteClaim(bool Accepted, long Epoch, IReadOnlyList<string> OtherServers);
+
+/// <summary>One server holding a user, with the epoch of the claim and when it was made.</summary>
+public sealed record RouteEntry(string ServerId, long Epoch, DateTimeOffset Since);
+
+/// <summary>
+/// Routes (which IM servers hold a user), presence and server load in Redis. Every claim gets a fresh epoch from a
+/// per-user counter that is never deleted; a release removes a server's entry only with that entry's epoch, so a
+/// stale server can never wipe a newer route (the race that loses messages in CIM).
+/// </summary>
+public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
+{
+    // KEYS: route, epoch counter. ARGV: server id, now ms, mode (0 shared, 1 exclusive, 2 reject).
+    private const string ClaimScript = """
+        local fields = redis.call('HKEYS', KEYS[1])
+        local others = {}
+        for _, f in ipairs(fields) do
+          if f ~= ARGV[1] then table.insert(others, f) end
+        end
+        if ARGV[3] == '2' and #others > 0 then return {0, 0, others} end
+        local epoch = redis.call('INCR', KEYS[2])
+        if ARGV[3] == '1' then
+          for _, f in ipairs(others) do redis.call('HDEL', KEYS[1], f) end
+        end
+        redis.call('HSET', KEYS[1], ARGV[1], epoch .. ':' .. ARGV[2])
+        return {1, epoch, others}
+        """;
+
+    // KEYS: route. ARGV: server id, epoch ('' = any epoch: the server is gone). Returns entries left, or -1 if stale.
+    private const string ReleaseScript = """
+        local v = redis.call('HGET', KEYS[1], ARGV[1])
+        if not v then return -1 end
+        if ARGV[2] ~= '' then
+          local sep = string.find(v, ':', 1, true)
+          if string.sub(v, 1, sep - 1) ~= ARGV[2] then return -1 end
+        end
+        redis.call('HDEL', KEYS[1], ARGV[1])
+        return redis.call('HLEN', KEYS[1])
+        """;
+
+    private IDatabase Db => redis.GetDatabase();
+
+    /// <summary>Records that <paramref name="serverId"/> holds the user now, with a new epoch, and marks them online.</summary>
+    public async Task<RouteClaim> ClaimAsync(long userId, string serverId, RouteClaimMode mode, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(serverId);
+        var db = Db;
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(
+            ClaimScript,
+            [RedisKeys.Route(userId), RedisKeys.RouteEpoch(userId)],
+            [serverId, now, (int)mode]).WaitAsync(cancellationToken))!;
+        var others = ((RedisResult[])reply[2]!).Select(r => (string)r!).ToList();
+        if ((long)reply[0] == 0)
+        {
+            return new RouteClaim(false, 0, others);
+        }
+
+        await Task.WhenAll(
+            db.SortedSetAddAsync(RedisKeys.Online, userId, now),
+            db.SetAddAsync(RedisKeys.ServerUsers(serverId), userId)).WaitAsync(cancellationToken);
+        return new RouteClaim(true, (long)reply[1], mode == RouteClaimMode.Exclusive ? others : []);
+    }
+
+    /// <summary>
+    /// Removes the server's entry if it still carries <paramref name="epoch"/>. Returns false (and changes nothing in the
+    /// route) when a newer claim replaced it. The user goes offline when no server holds them any more.
+    /// </summary>
+    public async Task<bool> ReleaseAsync(long userId, string serverId, long epoch, CancellationToken cancellationToken = default)
+    {
+        var db = Db;
+        var left = (long)await db.ScriptEvaluateAsync(
+            ReleaseScript, [RedisKeys.Route(userId)], [serverId, epoch]).WaitAsync(cancellationToken);
+        // This server holds no connection of the user any more, whatever the route says now.
+        await db.SetRemoveAsync(RedisKeys.ServerUsers(serverId), userId).WaitAsync(cancellationToken);
+        if (left == 0)
+        {
+            await MarkOfflineIfUnroutedAsync(db, userId).WaitAsync(cancellationToken);
+        }
+
+        return left >= 0;
+    }
+
+    /// <summary>
+    /// Removes every route entry of a server that is gone (crashed or left the registry) and takes its users offline
+    /// unless another server holds them. Returns how many users the server held.
+    /// </summary>
+    public async Task<int> MarkServerOfflineAsync(string serverId, CancellationToken cancellationToken = default)
+    {
+        var db = Db;
+        var users = await db.SetMembersAsync(RedisKeys.ServerUsers(serverId)).WaitAsync(cancellationToken);
+        var releases = users.Select(async u =>
+        {
+            var userId = (long)u;
+            var left = (long)await db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.Route(userId)], [serverId, string.Empty]);
+            if (left == 0)
+            {
+                await MarkOfflineIfUnroutedAsync(db, userId);
+            }
+        });
+        await Task.WhenAll(releases).WaitAsync(cancellationToken);
+        await Task.WhenAll(
+            db.KeyDeleteAsync(RedisKeys.ServerUsers(serverId)),
+            db.HashDeleteAsync(RedisKeys.ServerLoad, serverId)).WaitAsync(cancellationToken);
+        return users.Length;
+    }
+
+    /// <summary>The servers holding each of the users (users without a route are left out).</summary>
+    public async Task<IReadOnlyDictionary<long, IReadOnlyList<RouteEntry>>> GetRoutesAsync(IEnumerable<long> userIds, CancellationToken cancellationToken = default)
+    {
+        var db = Db;
+        var lookups = userIds.Distinct().Select(id => (Id: id, Task: db.HashGetAllAsync(RedisKeys.Route(id)))).ToList();
+        await Task.WhenAll(lookups.Select(l => l.Task)).WaitAsync(cancellationToken);
+        var routes = new Dictionary<long, IReadOnlyList<RouteEntry>>();
+        foreach (var (id, task) in lookups)
+        {
+            var entries = (await task).Select(Parse).Where(e => e is not null).Select(e => e!).ToList();
+            if (entries.Count > 0)
+            {
+                routes[id] = entries;
+            }
+        }
+
+        return routes;
+    }
+
+    /// <summary>The servers holding one user; empty when offline.</summary>
+    public async Task<IReadOnlyList<RouteEntry>> GetRouteAsync(long userId, CancellationToken cancellationToken = default)
+        => (await GetRoutesAsync([userId], cancellationToken)).GetValueOrDefault(userId) ?? [];
+
+    /// <summary>The users a server holds, as recorded in Redis.</summary>
+    public async Task<IReadOnlyList<long>> GetServerUsersAsync(string serverId, CancellationToken cancellationToken = default)
+        => (await Db.SetMembersAsync(RedisKeys.ServerUsers(serverId)).WaitAsync(cancellationToken)).Select(v => (long)v).ToList();
+
+    public async Task<long> GetOnlineCountAsync(CancellationToken cancellationToken = default)
+        => await Db.SortedSetLengthAsync(RedisKeys.Online).WaitAsync(cancellationToken);
+
+    /// <summary>Online users ordered by login time (oldest first), with when they came online.</summary>
+    public async Task<IReadOnlyList<(long UserId, DateTimeOffset Since)>> GetOnlinePageAsync(long skip, int take, CancellationToken cancellationToken = default)
+    {
+        if (take <= 0)
+        {
+            return [];
+        }
+
+        var entries = await Db.SortedSetRangeByRankWithScoresAsync(RedisKeys.Online, skip, skip + take - 1).WaitAsync(cancellationToken);
+        return entries.Select(e => ((long)e.Element, DateTimeOffset.FromUnixTimeMilliseconds((long)e.Score))).ToList();
+    }
+
+    /// <summary>When the user came online, or null when offline.</summary>
+    public async Task<DateTimeOffset?> GetOnlineSinceAsync(long userId, CancellationToken cancellationToken = default)
+    {
+        var score = await Db.SortedSetScoreAsync(RedisKeys.Online, userId).WaitAsync(cancellationToken);
+        return score is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds((long)ms) : null;
+    }
+
+    /// <summary>Publishes a server's connection count for the least-connections strategy.</summary>
+    public Task ReportLoadAsync(string serverId, int connections, CancellationToken cancellationToken = default)
+        => Db.HashSetAsync(RedisKeys.ServerLoad, serverId, connections).WaitAsync(cancellationToken);
+
+    public Task RemoveLoadAsync(string serverId, CancellationToken cancellationToken = default)
+        => Db.HashDeleteAsync(RedisKeys.ServerLoad, serverId).WaitAsync(cancellationToken);
+
+    /// <summary>Every server's last reported connection count; its keys are the servers that announced themselves.</summary>
+    public async Task<IReadOnlyDictionary<string, int>> GetLoadsAsync(CancellationToken cancellationToken = default)
+    {
+        var entries = await Db.HashGetAllAsync(RedisKeys.ServerLoad).WaitAsync(cancellationToken);
+        return entries.ToDictionary(e => (string)e.Name!, e => (int)e.Value, StringComparer.Ordinal);
+    }
+
+    // The online set lives on another slot than the route, so it cannot change in the same script; re-checking the
+    // route after the removal repairs a claim that raced with it.
+    private static async Task MarkOfflineIfUnroutedAsync(IDatabase db, long userId)
+    {
+        await db.SortedSetRemoveAsync(RedisKeys.Online, userId);
+        var entries = await db.HashGetAllAsync(RedisKeys.Route(userId));
+        var since = entries.Select(Parse).Where(e => e is not null).Select(e => e!.Since).DefaultIfEmpty().Max();
+        if (entries.Length > 0)
+        {
+            await db.SortedSetAddAsync(RedisKeys.Online, userId, since.ToUnixTimeMilliseconds());
+        }
+    }
+
+    private static RouteEntry? Parse(HashEntry entry)
+    {
+        var value = (string?)entry.Value;
+        var sep = value?.IndexOf(':') ?? -1;
+        if (value is null || sep <= 0
+            || !long.TryParse(value.AsSpan(0, sep), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)
+            || !long.TryParse(value.AsSpan(sep + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var since))
+        {
+            return null;
+        }
+
+        return new RouteEntry((string)entry.Name!, epoch, DateTimeOffset.FromUnixTimeMilliseconds(since));
+    }
+}

@@ -1,0 +1,96 @@
+using CimAspire.ImServer.Sessions;
+using CimAspire.Protocol;
+using DotNetty.Codecs;
+using DotNetty.Handlers.Timeout;
+using DotNetty.Transport.Channels;
+
+namespace CimAspire.ImServer.Transport;
+
+/// <summary>The last handler of a connection's pipeline: feeds frames to its <see cref="ClientConnection"/>.</summary>
+public sealed partial class ConnectionHandler(ConnectionServices services, ILogger<ConnectionHandler> logger) : ChannelHandlerAdapter
+{
+    private ClientConnection? _connection;
+
+    public ClientConnection? Connection => _connection;
+
+    public override void ChannelActive(IChannelHandlerContext context)
+    {
+        _connection = new ClientConnection(new NettyConnectionTransport(context.Channel), services);
+        var connection = _connection;
+        context.Channel.EventLoop.Schedule(() =>
+        {
+            if (!connection.IsLoggedIn && !connection.IsClosed)
+            {
+                services.Telemetry.Login("timeout");
+                connection.Fail(ErrorCode.NotAuthenticated, "No login within the login timeout.");
+            }
+        }, services.Options.LoginTimeout);
+        base.ChannelActive(context);
+    }
+
+    public override void ChannelRead(IChannelHandlerContext context, object message)
+    {
+        if (message is Envelope envelope)
+        {
+            _connection?.Receive(envelope);
+        }
+    }
+
+    public override void ChannelReadComplete(IChannelHandlerContext context) => context.Flush();
+
+    public override void UserEventTriggered(IChannelHandlerContext context, object evt)
+    {
+        if (evt is IdleStateEvent { State: IdleState.ReaderIdle })
+        {
+            _connection?.Fail(ErrorCode.IdleTimeout, "Nothing was received within the idle timeout.");
+            return;
+        }
+
+        base.UserEventTriggered(context, evt);
+    }
+
+    public override void ChannelWritabilityChanged(IChannelHandlerContext context)
+    {
+        if (!context.Channel.IsWritable && _connection is { } connection)
+        {
+            // The outbound queue passed the high water mark: the client does not read fast enough.
+            services.Telemetry.Error(ErrorCode.SlowConsumer);
+            LogSlowConsumer(connection.Id, connection.UserId);
+            connection.Closed();
+            context.CloseAsync();
+        }
+
+        base.ChannelWritabilityChanged(context);
+    }
+
+    public override void ExceptionCaught(IChannelHandlerContext context, Exception exception)
+    {
+        var violation = exception as ProtocolViolationException ?? exception.InnerException as ProtocolViolationException;
+        if (violation is not null && _connection is { } connection)
+        {
+            connection.Fail(violation.Code, violation.Message);
+            return;
+        }
+
+        if (exception is DecoderException && _connection is { } malformed)
+        {
+            malformed.Fail(ErrorCode.MalformedFrame, "The frame could not be decoded.");
+            return;
+        }
+
+        LogTransportError(context.Channel.Id.AsShortText(), exception);
+        context.CloseAsync();
+    }
+
+    public override void ChannelInactive(IChannelHandlerContext context)
+    {
+        _connection?.Closed();
+        base.ChannelInactive(context);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} (user {UserId}) dropped as a slow consumer")]
+    private partial void LogSlowConsumer(string connectionId, long userId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Transport error on connection {ConnectionId}")]
+    private partial void LogTransportError(string connectionId, Exception exception);
+}

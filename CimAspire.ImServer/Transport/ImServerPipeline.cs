@@ -1,0 +1,19 @@
+using CimAspire.ImServer.Sessions;
+using DotNetty.Handlers.Timeout;
+using DotNetty.Transport.Channels;
+
+namespace CimAspire.ImServer.Transport;
+
+/// <summary>Builds a connection's pipeline: idle detection, framing with a size limit, envelope codec, protocol.</summary>
+public sealed class ImServerPipeline(ConnectionServices services, ILoggerFactory loggers)
+{
+    public void Configure(IChannelPipeline pipeline)
+    {
+        var options = services.Options;
+        pipeline.AddLast("idle", new IdleStateHandler(options.IdleTimeout, TimeSpan.Zero, TimeSpan.Zero));
+        pipeline.AddLast("framing", new VarintFrameDecoder(options.MaxFrameBytes));
+        pipeline.AddLast("decoder", new EnvelopeDecoder());
+        pipeline.AddLast("encoder", new EnvelopeEncoder());
+        pipeline.AddLast("handler", new ConnectionHandler(services, loggers.CreateLogger<ConnectionHandler>()));
+    }
+}

@@ -1,0 +1,221 @@
+using System.Net;
+using CimAspire.Delivery.Dispatch;
+using CimAspire.Delivery.Routes;
+using CimAspire.ImServer.Delivery;
+using CimAspire.ImServer.Registry;
+using CimAspire.ImServer.Sessions;
+using CimAspire.Protocol;
+using CimAspire.ZooKeeper.Registry;
+using DotNetty.Transport.Bootstrapping;
+using DotNetty.Transport.Channels;
+using DotNetty.Transport.Channels.Sockets;
+using Microsoft.Extensions.Options;
+
+namespace CimAspire.ImServer.Transport;
+
+/// <summary>
+/// Runs the DotNetty TCP listener. Start: bind, listen on this server's inbox, announce in the registry, report load.
+/// Stop (or a drain request): withdraw from the registry first, tell every client to go (Kick DRAINING), close,
+/// wait for sessions to release their routes, then stop listening.
+/// </summary>
+public sealed partial class TcpServerHost(
+    ImServerPipeline pipeline,
+    ServerIdentity identity,
+    SessionRegistry sessions,
+    LocalDelivery localDelivery,
+    ServerInbox inbox,
+    RouteStore routes,
+    IServerAnnouncer announcer,
+    IOptions<ImServerOptions> options,
+    TimeProvider time,
+    ILogger<TcpServerHost> logger) : IHostedService, IAsyncDisposable
+{
+    private readonly ImServerOptions _options = options.Value;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _drainGate = new(1, 1);
+    private MultithreadEventLoopGroup? _boss;
+    private MultithreadEventLoopGroup? _workers;
+    private IChannel? _listener;
+    private IAsyncDisposable? _inboxSubscription;
+    private Task? _loadReporter;
+    private bool _drained;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _boss = new MultithreadEventLoopGroup(1);
+        _workers = _options.WorkerThreads > 0 ? new MultithreadEventLoopGroup(_options.WorkerThreads) : new MultithreadEventLoopGroup();
+        var bootstrap = new ServerBootstrap()
+            .Group(_boss, _workers)
+            .Channel<TcpServerSocketChannel>()
+            .Option(ChannelOption.SoBacklog, 1024)
+            .ChildOption(ChannelOption.TcpNodelay, true)
+            .ChildOption(ChannelOption.SoKeepalive, true)
+            .ChildOption(ChannelOption.WriteBufferHighWaterMark, _options.MaxPendingOutboundBytes)
+            .ChildOption(ChannelOption.WriteBufferLowWaterMark, _options.MaxPendingOutboundBytes / 2)
+            .ChildHandler(new ActionChannelInitializer<IChannel>(channel => pipeline.Configure(channel.Pipeline)));
+
+        var address = IPAddress.Parse(_options.BindAddress);
+        _listener = await bootstrap.BindAsync(address, _options.Port);
+        identity.Port = ((IPEndPoint)_listener.LocalAddress).Port;
+        LogListening(identity.Id, _listener.LocalAddress.ToString() ?? "?", identity.AdvertisedHost, identity.Port);
+
+        localDelivery.DrainRequested += OnDrainRequested;
+        _inboxSubscription = await inbox.SubscribeAsync(identity.Id, batch =>
+        {
+            foreach (var item in batch.Items)
+            {
+                localDelivery.Deliver(item);
+            }
+        }, cancellationToken);
+
+        await routes.ReportLoadAsync(identity.Id, 0, cancellationToken);
+        await announcer.AnnounceAsync(new ServerRegistration(
+            identity.Id, identity.AdvertisedHost, identity.Port, null, ServerIdentity.Version, identity.StartedAt, Environment.ProcessId),
+            cancellationToken);
+        _loadReporter = ReportLoadAsync(_stopping.Token);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await DrainAsync(cancellationToken);
+        await _stopping.CancelAsync();
+        if (_loadReporter is not null)
+        {
+            await _loadReporter;
+        }
+
+        localDelivery.DrainRequested -= OnDrainRequested;
+        if (_inboxSubscription is not null)
+        {
+            await _inboxSubscription.DisposeAsync();
+        }
+
+        if (_listener is not null)
+        {
+            await _listener.CloseAsync();
+        }
+
+        try
+        {
+            await routes.RemoveLoadAsync(identity.Id, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            LogCleanupFailed(ex);
+        }
+
+        await ShutdownLoopsAsync();
+    }
+
+    /// <summary>Leaves the registry and sends every client away; the listener stays open until stop.</summary>
+    public async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        await _drainGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_drained)
+            {
+                return;
+            }
+
+            _drained = true;
+            try
+            {
+                await announcer.WithdrawAsync(cancellationToken);
+            }
+            catch (Exception ex)
+            {
+                LogCleanupFailed(ex);
+            }
+
+            var kick = new Kick { Reason = Kick.Types.Reason.Draining, Message = "The server is shutting down; log in again." };
+            var connections = sessions.Connections.ToList();
+            LogDraining(identity.Id, connections.Count);
+            foreach (var connection in connections)
+            {
+                if (connection.IsLoggedIn)
+                {
+                    connection.Kick(kick);
+                }
+                else
+                {
+                    connection.Fail(ErrorCode.Unavailable, "The server is shutting down.");
+                }
+            }
+
+            // Sessions release their routes as their connections close; wait for that, within the drain timeout.
+            var released = Task.WhenAll(connections.Select(c => c.Completion));
+            try
+            {
+                await released.WaitAsync(_options.DrainTimeout, time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                LogDrainTimedOut(identity.Id, connections.Count(c => !c.Completion.IsCompleted));
+            }
+        }
+        finally
+        {
+            _drainGate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await ShutdownLoopsAsync();
+        _stopping.Dispose();
+    }
+
+    private void OnDrainRequested() => _ = Task.Run(() => DrainAsync(CancellationToken.None));
+
+    private async Task ShutdownLoopsAsync()
+    {
+        var quiet = TimeSpan.FromMilliseconds(50);
+        var timeout = TimeSpan.FromSeconds(2);
+        if (_boss is { } boss)
+        {
+            _boss = null;
+            await boss.ShutdownGracefullyAsync(quiet, timeout);
+        }
+
+        if (_workers is { } workers)
+        {
+            _workers = null;
+            await workers.ShutdownGracefullyAsync(quiet, timeout);
+        }
+    }
+
+    private async Task ReportLoadAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.LoadReportInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    await routes.ReportLoadAsync(identity.Id, _drained ? int.MaxValue : sessions.ConnectionCount, cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogCleanupFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "IM server {ServerId} listening on {Bound}, advertised as {Host}:{Port}")]
+    private partial void LogListening(string serverId, string bound, string host, int port);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "IM server {ServerId} draining {Count} connections")]
+    private partial void LogDraining(string serverId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "IM server {ServerId}: {Count} connections did not close within the drain timeout")]
+    private partial void LogDrainTimedOut(string serverId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A registry or load update failed")]
+    private partial void LogCleanupFailed(Exception exception);
+}

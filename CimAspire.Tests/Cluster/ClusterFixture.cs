@@ -1,0 +1,279 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CimAspire.Tests.Cluster;
+
+[CollectionDefinition("cluster")]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>;
+
+/// <summary>One IM server replica as Aspire runs it: its resource name (e.g. <c>im-server-abc123</c>) and process id.</summary>
+/// <param name="ProcessId">
+/// The process Aspire started. For a project that may be a <c>dotnet run</c> host whose child is the service itself,
+/// so kill with <see cref="ClusterFixture.KillReplicaAsync"/>, which stops the whole process tree.
+/// </param>
+public sealed record ReplicaInstance(string ResourceName, int ProcessId);
+
+/// <summary>
+/// The whole CimAspire graph (AppHost, local Redis and ZooKeeper, IM server replicas, route API, web client),
+/// started once for every integration test in the "cluster" collection, with known keys and its own data folder.
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public const int ImServerReplicas = 2;
+    public const int RouteReplicas = 2;
+
+    public static readonly TimeSpan StartupTimeout = TimeSpan.FromMinutes(3);
+    public static readonly TimeSpan ReplicaTimeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>Every resource of the graph; each must be running and healthy (every replica of it).</summary>
+    public static readonly ImmutableArray<string> ResourceNames = ["zookeeper", "redis", "im-server", "route-api", "web-client"];
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, ResourceEvent> _states = [];
+    private readonly List<TaskCompletionSource> _stateWaiters = [];
+    private readonly CancellationTokenSource _stopWatching = new();
+    private DistributedApplication? _app;
+    private Task _watching = Task.CompletedTask;
+
+    public DistributedApplication App => _app ?? throw new InvalidOperationException("The cluster has not started.");
+
+    /// <summary>The folder Redis and ZooKeeper keep their data in for this run (<c>redis/</c>, <c>zookeeper/</c>).</summary>
+    public string DataDirectory { get; } = Path.Combine(Path.GetTempPath(), $"cim-cluster-{Guid.NewGuid():N}");
+
+    /// <summary><c>host:port</c>, as the services receive it in <c>ConnectionStrings__redis</c>.</summary>
+    public string RedisConnectionString { get; private set; } = string.Empty;
+
+    /// <summary><c>host:port</c>, as the services receive it in <c>ConnectionStrings__zookeeper</c>.</summary>
+    public string ZooKeeperConnectionString { get; private set; } = string.Empty;
+
+    /// <summary>How long the graph took from build to every resource healthy.</summary>
+    public TimeSpan StartupTime { get; private set; }
+
+    /// <summary>The shared token key the services were given (AppHost parameter <c>token-key</c>, <c>Cim:TokenKey</c>).</summary>
+    public string TokenKey { get; } = $"cim-test-token-{Guid.NewGuid():N}";
+
+    /// <summary>The admin key the services were given (AppHost parameter <c>admin-key</c>, <c>Cim:AdminKey</c>).</summary>
+    public string AdminKey { get; } = $"cim-test-admin-{Guid.NewGuid():N}";
+
+    public ResourceNotificationService Notifications => App.Services.GetRequiredService<ResourceNotificationService>();
+
+    public async Task InitializeAsync()
+    {
+        var stopwatch = Stopwatch.StartNew();
+        using var timeout = new CancellationTokenSource(StartupTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CimAspire_AppHost>(
+            [
+                "--Cim:Infrastructure=local",
+                $"--Cim:DataDirectory={DataDirectory}",
+                $"--Cim:ImServerReplicas={ImServerReplicas}",
+                $"--Cim:RouteReplicas={RouteReplicas}",
+                $"--Parameters:token-key={TokenKey}",
+                $"--Parameters:admin-key={AdminKey}",
+            ],
+            (options, _) => options.DisableDashboard = true,
+            timeout.Token);
+
+        // Health probes fail by design until a resource is up, and again while it shuts down; the fixture reports what matters.
+        builder.Services.AddLogging(logging => logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical));
+
+        _app = await builder.BuildAsync(timeout.Token).WaitAsync(timeout.Token);
+        _watching = WatchStatesAsync(_stopWatching.Token);
+        try
+        {
+            await _app.StartAsync(timeout.Token).WaitAsync(timeout.Token);
+            await WaitUntilAsync(() => ResourceNames.All(AllReplicasHealthy), timeout.Token);
+            RedisConnectionString = await _app.GetConnectionStringAsync("redis", timeout.Token) ?? string.Empty;
+            ZooKeeperConnectionString = await _app.GetConnectionStringAsync("zookeeper", timeout.Token) ?? string.Empty;
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The cluster was not healthy within {StartupTimeout}: {DescribeStates()}");
+        }
+
+        StartupTime = stopwatch.Elapsed;
+    }
+
+    /// <summary>An HttpClient for the route API (through Aspire's proxy in front of its replicas).</summary>
+    public HttpClient CreateRouteClient() => App.CreateHttpClient("route-api", "http");
+
+    /// <summary>An HttpClient for the web client.</summary>
+    public HttpClient CreateWebClient() => App.CreateHttpClient("web-client", "http");
+
+    /// <summary>The IM server replicas as Aspire runs them now; a replica without a process (e.g. killed) is left out.</summary>
+    public IReadOnlyList<ReplicaInstance> GetImServerReplicas() => GetReplicas("im-server");
+
+    public IReadOnlyList<ReplicaInstance> GetReplicas(string resourceName) =>
+        [.. GetStates(resourceName)
+            .Where(current => !KnownResourceStates.TerminalStates.Contains(current.Snapshot.State?.Text))
+            .Select(current => (current.ResourceId, Pid: ProcessIdOf(current.Snapshot)))
+            .Where(replica => replica.Pid is not null)
+            .Select(replica => new ReplicaInstance(replica.ResourceId, replica.Pid!.Value))];
+
+    /// <summary>Kills a replica abruptly (SIGKILL to its whole process tree) and waits until Aspire sees it stopped.</summary>
+    public async Task KillReplicaAsync(string replicaResourceName, CancellationToken cancellationToken = default)
+    {
+        if (GetState(replicaResourceName) is not { } current || ProcessIdOf(current.Snapshot) is not { } pid)
+        {
+            throw new InvalidOperationException($"'{replicaResourceName}' has no running process.");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ReplicaTimeout);
+        using (var process = Process.GetProcessById(pid))
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(timeout.Token);
+        }
+
+        await WaitUntilAsync(
+            () => GetState(replicaResourceName) is { } state && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text),
+            timeout.Token);
+    }
+
+    /// <summary>Starts a stopped replica again through Aspire's start command and waits until it is healthy.</summary>
+    public async Task StartReplicaAsync(string replicaResourceName, CancellationToken cancellationToken = default)
+    {
+        var commands = App.Services.GetRequiredService<ResourceCommandService>();
+        var result = await commands.ExecuteCommandAsync(replicaResourceName, KnownResourceCommands.StartCommand, cancellationToken)
+            .WaitAsync(ReplicaTimeout, cancellationToken);
+        if (!result.Success)
+        {
+            throw new InvalidOperationException($"Starting '{replicaResourceName}' failed: {result.Message}");
+        }
+
+        await WaitUntilReplicaHealthyAsync(replicaResourceName, cancellationToken);
+    }
+
+    /// <summary>Waits (at most <see cref="ReplicaTimeout"/>) until one replica, by its resource name, is running and healthy.</summary>
+    public async Task WaitUntilReplicaHealthyAsync(string replicaResourceName, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ReplicaTimeout);
+        await WaitUntilAsync(() => GetState(replicaResourceName) is { } state && IsHealthy(state.Snapshot), timeout.Token);
+    }
+
+    /// <summary>Waits (at most <see cref="ReplicaTimeout"/>) until every replica of a resource is running and healthy.</summary>
+    public async Task WaitUntilHealthyAsync(string resourceName, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ReplicaTimeout);
+        await WaitUntilAsync(() => AllReplicasHealthy(resourceName), timeout.Token);
+    }
+
+    /// <summary>The latest state of every replica of a resource, as Aspire reported it.</summary>
+    public IReadOnlyList<ResourceEvent> GetStates(string resourceName)
+    {
+        lock (_gate)
+        {
+            return [.. _states.Values.Where(e => e.Resource.Name == resourceName).OrderBy(e => e.ResourceId, StringComparer.Ordinal)];
+        }
+    }
+
+    public IResource GetResource(string resourceName) =>
+        App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == resourceName);
+
+    public static bool IsHealthy(CustomResourceSnapshot snapshot) =>
+        snapshot.State?.Text == KnownResourceStates.Running && snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy;
+
+    public async Task DisposeAsync()
+    {
+        await _stopWatching.CancelAsync();
+        await _watching.WaitAsync(TimeSpan.FromSeconds(10));
+        _stopWatching.Dispose();
+        if (_app is not null)
+        {
+            try
+            {
+                await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            }
+            finally
+            {
+                await _app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+            }
+        }
+
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    /// <summary>Completes when <paramref name="condition"/> holds, re-checking on every resource state change.</summary>
+    public async Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_gate)
+            {
+                if (condition())
+                {
+                    return;
+                }
+
+                _stateWaiters.Add(changed);
+            }
+
+            await changed.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    private ResourceEvent? GetState(string replicaResourceName)
+    {
+        lock (_gate)
+        {
+            return _states.GetValueOrDefault(replicaResourceName);
+        }
+    }
+
+    private bool AllReplicasHealthy(string resourceName)
+    {
+        var states = GetStates(resourceName);
+        return states.Count == GetResource(resourceName).GetReplicaCount() && states.All(e => IsHealthy(e.Snapshot));
+    }
+
+    private async Task WatchStatesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var resourceEvent in Notifications.WatchAsync(cancellationToken))
+            {
+                TaskCompletionSource[] waiters;
+                lock (_gate)
+                {
+                    _states[resourceEvent.ResourceId] = resourceEvent;
+                    waiters = [.. _stateWaiters];
+                    _stateWaiters.Clear();
+                }
+
+                foreach (var waiter in waiters)
+                {
+                    waiter.TrySetResult();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static int? ProcessIdOf(CustomResourceSnapshot snapshot) =>
+        snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value switch
+        {
+            int pid => pid,
+            long pid => (int)pid,
+            string text when int.TryParse(text, out var pid) => pid,
+            _ => null,
+        };
+
+    private string DescribeStates() =>
+        string.Join("; ", ResourceNames.SelectMany(GetStates).Select(e => $"{e.ResourceId}={e.Snapshot.State?.Text}/{e.Snapshot.HealthStatus}"));
+}
