@@ -46,6 +46,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable, IConnectionOwner
     private long _lastHeard;
 
     /// <summary>Creates a client; nothing happens on the network until <see cref="Start"/> or <see cref="ConnectAsync"/>.</summary>
+    /// <exception cref="FormatException">The connection string is malformed.</exception>
     public ZooKeeperClient(ZooKeeperClientOptions options, ILogger<ZooKeeperClient>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
