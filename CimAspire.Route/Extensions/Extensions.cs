@@ -21,6 +21,8 @@ public static class Extensions
         var services = builder.Services;
         builder.AddRedisClient("redis");
         builder.AddCimDelivery();
+        builder.AddZooKeeperClient("zookeeper");
+        builder.AddServerDirectory();
 
         services.AddOptions<CimSecretsOptions>().BindConfiguration(CimSecretsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RouteApiOptions>().BindConfiguration(RouteApiOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
