@@ -91,6 +91,9 @@ public sealed class CimClient : IAsyncDisposable
     /// <summary>The IM server this session is (or was last) assigned to.</summary>
     public ServerEndpointDto? Server => Session?.Server;
 
+    /// <summary>The current route API token (tests check that logout really ends it).</summary>
+    internal string? SessionToken => Session?.Token;
+
     private LoginResponse? Session
     {
         get
