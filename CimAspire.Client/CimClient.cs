@@ -128,7 +128,8 @@ public sealed class CimClient : IAsyncDisposable
 
             _quit = false;
             _state = ConnectionState.Connecting;
-            _sessionCts.Dispose();
+
+            // Not disposed: a loop of the previous session may still look at its token; it holds no timer.
             _sessionCts = new CancellationTokenSource();
             sessionToken = _sessionCts.Token;
             if (_online.Task.IsCompleted)
@@ -469,11 +470,6 @@ public sealed class CimClient : IAsyncDisposable
         }
 
         await QuitAsync(callRouteApi: true, swallowErrors: true, CancellationToken.None).ConfigureAwait(false);
-        lock (_gate)
-        {
-            _sessionCts.Dispose();
-        }
-
         if (_ownsHttp)
         {
             _http.Dispose();
