@@ -514,8 +514,9 @@ public sealed class CimClient : IAsyncDisposable
         {
             // The session had already ended (expired or logged out elsewhere): nothing left to end.
         }
-        catch (Exception e) when (swallowErrors && e is CimApiException or OperationCanceledException)
+        catch (Exception e) when (swallowErrors)
         {
+            // Disposing must not throw: the local session is closed either way.
             Log.LogoutFailed(_logger, e);
         }
     }
