@@ -11,4 +11,7 @@ public interface IRelayEndpoint : IAsyncDisposable
 
     /// <summary>Called on the endpoint's receive loop with each relayed message body.</summary>
     Action<ReadOnlyMemory<byte>>? Received { get; set; }
+
+    /// <summary>Called with the body of a message the server refused (it will never arrive).</summary>
+    Action<ReadOnlyMemory<byte>, string>? Refused { get; set; }
 }

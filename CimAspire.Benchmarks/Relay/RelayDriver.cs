@@ -18,7 +18,8 @@ public static class RelayDriver
         TimeSpan warmup,
         TimeSpan duration,
         ScenarioResult result,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        long maxPerStream = long.MaxValue)
     {
         var count = endpoints.Count - (endpoints.Count % 2);
         if (count < 2)
@@ -60,13 +61,22 @@ public static class RelayDriver
                     slots[stamp.StreamId].Release();
                 }
             };
+            endpoints[i].Refused = (body, reason) =>
+            {
+                result.CountError("refused: " + reason);
+                if (MessageStamp.TryRead(body.Span, out var stamp) && stamp.StreamId < count)
+                {
+                    checker.Refused(stamp.StreamId, stamp.Sequence);
+                    slots[stamp.StreamId].Release();
+                }
+            };
         }
 
         using var stopSending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var senders = new Task[count];
         for (var i = 0; i < count; i++)
         {
-            senders[i] = SendLoopAsync(endpoints[i], i, i ^ 1, slots[i], checker, payload, result, stopSending.Token);
+            senders[i] = SendLoopAsync(endpoints[i], i, i ^ 1, slots[i], checker, payload, maxPerStream, result, stopSending.Token);
         }
 
         await Task.Delay(warmup, cancellationToken);
@@ -87,6 +97,7 @@ public static class RelayDriver
         foreach (var endpoint in endpoints)
         {
             endpoint.Received = null;
+            endpoint.Refused = null;
         }
     }
 
@@ -97,11 +108,12 @@ public static class RelayDriver
         SemaphoreSlim slots,
         CompletenessChecker checker,
         int payload,
+        long maxPerStream,
         ScenarioResult result,
         CancellationToken cancellationToken)
     {
         await Task.Yield();
-        while (!cancellationToken.IsCancellationRequested)
+        for (long sent = 0; sent < maxPerStream && !cancellationToken.IsCancellationRequested; sent++)
         {
             try
             {

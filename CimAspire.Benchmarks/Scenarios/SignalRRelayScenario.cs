@@ -27,7 +27,7 @@ public sealed class SignalRRelayScenario : IScenario
             try
             {
                 await using var sampler = ProcessSampler.Start([new WatchedProcess("signalr-hub", hub.ProcessId)]);
-                await RelayDriver.RunAsync(endpoints, size.Window, size.Payload, size.Warmup, size.Duration, result, ct);
+                await RelayDriver.RunAsync(endpoints, size.Window, size.Payload, size.Warmup, size.Duration, result, ct, size.MaxPerStream);
                 result.Processes.AddRange(await sampler.StopAsync());
             }
             finally
@@ -48,14 +48,16 @@ public sealed class SignalRRelayScenario : IScenario
 }
 
 /// <summary>The relay's size, shared by both systems so the comparison is like for like.</summary>
-public sealed record RelaySize(int Connections, int Window, int Payload, TimeSpan Warmup, TimeSpan Duration)
+/// <param name="MaxPerStream">Quick runs stop each sender early: they check completeness, and stay under per-user send limits.</param>
+public sealed record RelaySize(int Connections, int Window, int Payload, TimeSpan Warmup, TimeSpan Duration, long MaxPerStream)
 {
     public static RelaySize From(BenchmarkOptions o) => new(
         o.ConnectionsOr(200, 20) & ~1,
         o.WindowOr(32, 8),
         o.PayloadOr(64),
         o.Quick ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromSeconds(2),
-        o.DurationOr(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1)));
+        o.DurationOr(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1)),
+        o.Quick ? 80 : long.MaxValue);
 
     public ScenarioResult NewResult(string scenario, string system) => new()
     {

@@ -20,6 +20,9 @@ public sealed class SignalRRelayEndpoint : IRelayEndpoint
 
     public Action<ReadOnlyMemory<byte>>? Received { get; set; }
 
+    /// <summary>Never called: the hub has no per-message refusal.</summary>
+    public Action<ReadOnlyMemory<byte>, string>? Refused { get; set; }
+
     public string ConnectionId => _connection.ConnectionId ?? throw new InvalidOperationException("Not connected.");
 
     public static async Task<SignalRRelayEndpoint[]> ConnectAsync(Uri hubUrl, int count, CancellationToken cancellationToken)

@@ -46,9 +46,6 @@ internal sealed class RouteApiClient(HttpClient http, Uri baseAddress)
     public async Task<T> PostAsync<T>(string path, string? token, object? body, CancellationToken ct) =>
         (await SendAsync<T>(HttpMethod.Post, path, token, body, ct).ConfigureAwait(false))!;
 
-    public Task DeleteAsync(string path, string? token, CancellationToken ct) =>
-        SendAsync<object>(HttpMethod.Delete, path, token, null, ct);
-
     private async Task<T?> SendAsync<T>(HttpMethod method, string path, string? token, object? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, new Uri(baseAddress, path));

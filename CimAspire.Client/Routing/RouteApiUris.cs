@@ -4,29 +4,31 @@ using CimAspire.Protocol;
 namespace CimAspire.Client.Routing;
 
 /// <summary>
-/// Fills the route API's path templates (<see cref="RouteApiPaths"/>, shared with the route API) for the SDK.
-/// Paths are relative, so a route API behind a path prefix works too.
+/// Fills in the route API's paths (<see cref="RouteApiPaths"/>, the one list shared with the route API). Relative to
+/// the configured base address, so a route API behind a path prefix works too.
 /// </summary>
 internal static class RouteApiUris
 {
-    public static readonly string Accounts = Relative(RouteApiPaths.Accounts);
-    public static readonly string Login = Relative(RouteApiPaths.Login);
-    public static readonly string Refresh = Relative(RouteApiPaths.Refresh);
-    public static readonly string Logout = Relative(RouteApiPaths.Logout);
-    public static readonly string Groups = Relative(RouteApiPaths.Groups);
-    public static readonly string Messages = Relative(RouteApiPaths.Messages);
-    public static readonly string Conversations = Relative(RouteApiPaths.Conversations);
+    public static string Accounts => Relative(RouteApiPaths.Accounts);
+
+    public static string Login => Relative(RouteApiPaths.Login);
+
+    public static string Refresh => Relative(RouteApiPaths.Refresh);
+
+    public static string Logout => Relative(RouteApiPaths.Logout);
+
+    public static string Groups => Relative(RouteApiPaths.Groups);
+
+    public static string Conversations => Relative(RouteApiPaths.Conversations);
 
     public static string Account(long userId) => Fill(RouteApiPaths.Account, "{userId}", Num(userId));
 
-    public static string AccountByName(string userName) =>
-        Fill(RouteApiPaths.AccountByName, "{userName}", Uri.EscapeDataString(userName));
+    public static string AccountByName(string userName) => Fill(RouteApiPaths.AccountByName, "{userName}", Uri.EscapeDataString(userName));
 
     public static string AccountSearch(string prefix, int limit) =>
-        $"{Accounts}?prefix={Uri.EscapeDataString(prefix)}&limit={Num(limit)}";
+        $"{Relative(RouteApiPaths.Accounts)}?prefix={Uri.EscapeDataString(prefix)}&limit={Num(limit)}";
 
-    public static string OnlineUsers(int page, int pageSize) =>
-        $"{Relative(RouteApiPaths.OnlineUsers)}?page={Num(page)}&pageSize={Num(pageSize)}";
+    public static string OnlineUsers(int page, int pageSize) => $"{Relative(RouteApiPaths.OnlineUsers)}?page={Num(page)}&pageSize={Num(pageSize)}";
 
     public static string PresenceOf(long userId) => Fill(RouteApiPaths.UserPresence, "{userId}", Num(userId));
 
@@ -41,7 +43,7 @@ internal static class RouteApiUris
         + (beforeSeq is { } before ? $"beforeSeq={Num(before)}&" : string.Empty)
         + $"limit={Num(limit)}";
 
-    private static string Fill(string template, string hole, string value) => Relative(template).Replace(hole, value, StringComparison.Ordinal);
+    private static string Fill(string template, string name, string value) => Relative(template.Replace(name, value, StringComparison.Ordinal));
 
     private static string Relative(string path) => path.TrimStart('/');
 

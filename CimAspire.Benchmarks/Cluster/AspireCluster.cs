@@ -1,0 +1,299 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using CimAspire.Benchmarks.Measurement;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CimAspire.Benchmarks.Cluster;
+
+/// <summary>
+/// The real AppHost graph run through Aspire's testing builder in local mode (redis-server and ZooKeeper as
+/// executables), like the integration test fixture. It knows every process, so it can also inject the chaos faults.
+/// Built either by starting the AppHost itself or around an application someone else started (the test fixture).
+/// </summary>
+public sealed class AspireCluster : ICimCluster, IClusterFaults
+{
+    public const string ImServerResource = "im-server";
+    public const string RouteResource = "route-api";
+    public const string RedisResource = "redis";
+    public const string ZooKeeperResource = "zookeeper";
+    private const string PidProperty = "executable.pid";
+
+    private readonly DistributedApplication _app;
+    private readonly bool _owned;
+    private readonly ConcurrentDictionary<string, ReplicaState> _replicas = new();
+    private readonly CancellationTokenSource _stopWatching = new();
+    private readonly Task _watcher;
+    private readonly HashSet<string> _stoppedReplicas = [];
+
+    public AspireCluster(DistributedApplication app, string? tokenKey, bool owned, string description = "local")
+    {
+        _app = app;
+        _owned = owned;
+        TokenKey = tokenKey;
+        Description = description;
+        RouteUrl = app.GetEndpoint(RouteResource, "http");
+        _watcher = WatchAsync(_stopWatching.Token);
+    }
+
+    public string Description { get; }
+
+    public Uri RouteUrl { get; }
+
+    public string? TokenKey { get; }
+
+    public IClusterFaults Faults => this;
+
+    /// <summary>
+    /// The settings local mode changes for load runs: the per-user send rate limit, the per-IP login and register
+    /// limits and the password hash cost protect a public deployment; left on, the harness would measure them.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> LoadSettings { get; } = new Dictionary<string, IReadOnlyDictionary<string, string>>
+    {
+        [ImServerResource] = new Dictionary<string, string>
+        {
+            ["Cim__ImServer__SendRatePerSecond"] = "1000000",
+            ["Cim__ImServer__SendBurst"] = "1000000",
+            ["Cim__ImServer__MaxPendingDeliveries"] = "100000",
+        },
+        [RouteResource] = new Dictionary<string, string>
+        {
+            ["Cim__Route__PasswordHashIterations"] = "1000",
+            ["Cim__Route__RegisterRateLimit__PermitLimit"] = "1000000",
+            ["Cim__Route__LoginRateLimit__PermitLimit"] = "1000000",
+        },
+    };
+
+    public static async Task<AspireCluster> StartAsync(TextWriter log, CancellationToken cancellationToken)
+    {
+        var tokenKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+        var adminKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CimAspire_AppHost>(
+            [
+                "Cim:Infrastructure=local",
+                $"Parameters:token-key={tokenKey}",
+                $"Parameters:admin-key={adminKey}",
+            ],
+            cancellationToken);
+        foreach (var resource in builder.Resources.OfType<ProjectResource>())
+        {
+            if (LoadSettings.TryGetValue(resource.Name, out var settings))
+            {
+                var resourceBuilder = builder.CreateResourceBuilder(resource);
+                foreach (var (key, value) in settings)
+                {
+                    resourceBuilder.WithEnvironment(key, value);
+                }
+            }
+        }
+
+        log.WriteLine($"[{DateTime.Now:HH:mm:ss}] starting the AppHost graph in local mode");
+        var app = await builder.BuildAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken).WaitAsync(TimeSpan.FromMinutes(3), cancellationToken);
+            foreach (var name in new[] { RedisResource, ZooKeeperResource, ImServerResource, RouteResource })
+            {
+                await app.ResourceNotifications.WaitForResourceHealthyAsync(name, cancellationToken).WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
+            }
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
+        var cluster = new AspireCluster(app, tokenKey, owned: true);
+        await cluster.WaitForPidsAsync(cancellationToken);
+        return cluster;
+    }
+
+    public Task<IReadOnlyList<WatchedProcess>> GetProcessesAsync(CancellationToken cancellationToken)
+    {
+        var order = new[] { ImServerResource, RouteResource, RedisResource, ZooKeeperResource };
+        IReadOnlyList<WatchedProcess> processes = _replicas.Values
+            .Where(r => r.Pid > 0 && Array.IndexOf(order, r.ResourceName) >= 0)
+            .OrderBy(r => Array.IndexOf(order, r.ResourceName)).ThenBy(r => r.ReplicaId, StringComparer.Ordinal)
+            .Select(r => new WatchedProcess(ShortName(r), r.Pid))
+            .ToList();
+        return Task.FromResult(processes);
+    }
+
+    /// <summary>The pids of one resource's replicas.</summary>
+    public IReadOnlyList<(string ReplicaId, int Pid)> Replicas(string resourceName) =>
+        [.. _replicas.Values.Where(r => r.ResourceName == resourceName && r.Pid > 0).Select(r => (r.ReplicaId, r.Pid))];
+
+    public async Task KillImServerAsync(string serverId, CancellationToken cancellationToken)
+    {
+        var replica = FindImServer(serverId) ?? throw new InvalidOperationException($"No running IM server replica has id {serverId}.");
+        await KillAsync(replica, cancellationToken);
+    }
+
+    /// <summary>The IM server replica that listens on this port (its registry address), found through /proc.</summary>
+    public (string ReplicaId, int Pid)? FindImServerByPort(int port)
+    {
+        foreach (var (replicaId, pid) in Replicas(ImServerResource))
+        {
+            if (ProcessSockets.ListensOn(pid, port))
+            {
+                return (replicaId, pid);
+            }
+        }
+
+        return null;
+    }
+
+    public Task KillRouteReplicaAsync(CancellationToken cancellationToken)
+    {
+        var replica = Replicas(RouteResource).FirstOrDefault();
+        return replica.Pid == 0 ? throw new InvalidOperationException("No route API replica is running.") : KillAsync(replica, cancellationToken);
+    }
+
+    public Task RestartRedisAsync(CancellationToken cancellationToken) => RestartAsync(RedisResource, cancellationToken);
+
+    public Task RestartZooKeeperAsync(CancellationToken cancellationToken) => RestartAsync(ZooKeeperResource, cancellationToken);
+
+    /// <summary>
+    /// Freezes the IM server (SIGSTOP) for longer than its ZooKeeper session timeout, then lets it run (SIGCONT): the
+    /// server finds its session expired and must register again, exactly what a long GC pause or VM stall does.
+    /// </summary>
+    public async Task ExpireImServerSessionAsync(string serverId, CancellationToken cancellationToken)
+    {
+        var replica = FindImServer(serverId) ?? throw new InvalidOperationException($"No running IM server replica has id {serverId}.");
+        ProcessSignals.Send(replica.Pid, ProcessSignals.SigStop);
+        try
+        {
+            await Task.Delay(SessionExpiryPause, cancellationToken);
+        }
+        finally
+        {
+            ProcessSignals.Send(replica.Pid, ProcessSignals.SigCont);
+        }
+    }
+
+    /// <summary>How long an IM server is frozen to expire its ZooKeeper session (above the session timeout).</summary>
+    public TimeSpan SessionExpiryPause { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The IM servers' port to server id map is not known here; callers resolve ids to ports.</summary>
+    public Func<string, int?>? ServerPortResolver { get; set; }
+
+    public async Task RestoreAsync(CancellationToken cancellationToken)
+    {
+        string[] stopped;
+        lock (_stoppedReplicas)
+        {
+            stopped = [.. _stoppedReplicas];
+            _stoppedReplicas.Clear();
+        }
+
+        foreach (var replicaId in stopped)
+        {
+            await _app.ResourceCommands.ExecuteCommandAsync(replicaId, KnownResourceCommands.StartCommand, cancellationToken);
+        }
+
+        foreach (var name in new[] { RedisResource, ZooKeeperResource, ImServerResource, RouteResource })
+        {
+            await _app.ResourceNotifications.WaitForResourceHealthyAsync(name, cancellationToken).WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
+        }
+
+        await WaitForPidsAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopWatching.CancelAsync();
+        try
+        {
+            await _watcher;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stopWatching.Dispose();
+        if (_owned)
+        {
+            await _app.StopAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            await _app.DisposeAsync();
+        }
+    }
+
+    private (string ReplicaId, int Pid)? FindImServer(string serverId)
+    {
+        var port = ServerPortResolver?.Invoke(serverId);
+        return port is { } p ? FindImServerByPort(p) : null;
+    }
+
+    private async Task KillAsync((string ReplicaId, int Pid) replica, CancellationToken cancellationToken)
+    {
+        lock (_stoppedReplicas)
+        {
+            _stoppedReplicas.Add(replica.ReplicaId);
+        }
+
+        ProcessSignals.Send(replica.Pid, ProcessSignals.SigKill);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (ProcessSampler.ReadCpuTicks(replica.Pid) is not null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, cancellationToken);
+        }
+    }
+
+    private async Task RestartAsync(string resourceName, CancellationToken cancellationToken)
+    {
+        var replicas = _replicas.Values.Where(r => r.ResourceName == resourceName).Select(r => r.ReplicaId).ToArray();
+        if (replicas.Length == 0)
+        {
+            throw new InvalidOperationException($"The cluster has no {resourceName} resource.");
+        }
+
+        foreach (var replicaId in replicas)
+        {
+            var result = await _app.ResourceCommands.ExecuteCommandAsync(replicaId, KnownResourceCommands.RestartCommand, cancellationToken);
+            if (!result.Success)
+            {
+                throw new InvalidOperationException($"Restarting {replicaId} failed: {result.Message}");
+            }
+        }
+    }
+
+    private async Task WaitForPidsAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var running = _replicas.Values.Where(r => r.ResourceName is ImServerResource or RouteResource).ToList();
+            if (running.Count > 0 && running.All(r => r.Pid > 0 && ProcessSampler.ReadCpuTicks(r.Pid) is not null))
+            {
+                return;
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+
+    private async Task WatchAsync(CancellationToken cancellationToken)
+    {
+        await foreach (var e in _app.ResourceNotifications.WatchAsync(cancellationToken))
+        {
+            var pidValue = e.Snapshot.Properties.FirstOrDefault(p => p.Name == PidProperty)?.Value;
+            var pid = pidValue switch
+            {
+                int i => i,
+                long l => (int)l,
+                string s when int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) => parsed,
+                _ => 0,
+            };
+            var running = e.Snapshot.State?.Text == KnownResourceStates.Running;
+            _replicas[e.ResourceId] = new ReplicaState(e.Resource.Name, e.ResourceId, running ? pid : 0);
+        }
+    }
+
+    private static string ShortName(ReplicaState r) =>
+        r.ReplicaId == r.ResourceName ? r.ResourceName : r.ResourceName + "-" + r.ReplicaId[(r.ReplicaId.LastIndexOf('-') + 1)..];
+
+    private sealed record ReplicaState(string ResourceName, string ReplicaId, int Pid);
+}
