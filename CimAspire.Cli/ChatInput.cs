@@ -1,7 +1,7 @@
 namespace CimAspire.Cli;
 
 /// <summary>What one line typed at the console means.</summary>
-internal abstract record ChatInput
+public abstract record ChatInput
 {
     /// <summary>Reads a line the way CIM did: <c>:cmd args</c> is a command, <c>@name text</c> and <c>id;;text</c> go to a
     /// user, anything else to the current conversation. A line that starts with an emoji shortcode is a message.</summary>

@@ -1,7 +1,7 @@
 namespace CimAspire.Cli;
 
 /// <summary>The command line of <c>cim</c>, with environment fallbacks.</summary>
-internal sealed record CliOptions(Uri Route, string? User, string? Password, bool Register, bool? Color, int InitialSyncLimit)
+public sealed record CliOptions(Uri Route, string? User, string? Password, bool Register, bool? Color, int InitialSyncLimit)
 {
     public const string DefaultRoute = "http://localhost:5080/";
 

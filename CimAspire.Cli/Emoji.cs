@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace CimAspire.Cli;
 
 /// <summary>Emoji shortcodes (<c>:smile:</c>) and how they render; a small table of common ones.</summary>
-internal static partial class Emoji
+public static partial class Emoji
 {
     public const int PageSize = 10;
 

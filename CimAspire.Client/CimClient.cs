@@ -389,55 +389,55 @@ public sealed class CimClient : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(beforeSeq), "beforeSeq must be positive.");
         }
 
-        return _api.GetAsync<HistoryPage>(RouteApiPaths.History(conversationId, beforeSeq, limit), RequireSession(), ct);
+        return _api.GetAsync<HistoryPage>(RouteApiUris.History(conversationId, beforeSeq, limit), RequireSession(), ct);
     }
 
     public async Task<IReadOnlyList<ConversationDto>> GetConversationsAsync(CancellationToken ct = default) =>
-        await _api.GetAsync<List<ConversationDto>>(RouteApiPaths.Conversations, RequireSession(), ct).ConfigureAwait(false);
+        await _api.GetAsync<List<ConversationDto>>(RouteApiUris.Conversations, RequireSession(), ct).ConfigureAwait(false);
 
     public Task<OnlineUsersPage> GetOnlineUsersAsync(int page = 0, int pageSize = 50, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(page);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pageSize);
-        return _api.GetAsync<OnlineUsersPage>(RouteApiPaths.OnlineUsers(page, pageSize), RequireSession(), ct);
+        return _api.GetAsync<OnlineUsersPage>(RouteApiUris.OnlineUsers(page, pageSize), RequireSession(), ct);
     }
 
     public Task<PresenceDto?> GetPresenceAsync(long userId, CancellationToken ct = default) =>
-        _api.FindAsync<PresenceDto>(RouteApiPaths.PresenceOf(userId), RequireSession(), ct);
+        _api.FindAsync<PresenceDto>(RouteApiUris.PresenceOf(userId), RequireSession(), ct);
 
     public async Task<IReadOnlyList<AccountDto>> SearchUsersAsync(string prefix, int limit = 20, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(prefix);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        return await _api.GetAsync<List<AccountDto>>(RouteApiPaths.AccountSearch(prefix, limit), RequireSession(), ct).ConfigureAwait(false);
+        return await _api.GetAsync<List<AccountDto>>(RouteApiUris.AccountSearch(prefix, limit), RequireSession(), ct).ConfigureAwait(false);
     }
 
     public Task<AccountDto?> FindUserAsync(string userName, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(userName);
-        return _api.FindAsync<AccountDto>(RouteApiPaths.AccountByName(userName), RequireSession(), ct);
+        return _api.FindAsync<AccountDto>(RouteApiUris.AccountByName(userName), RequireSession(), ct);
     }
 
     public Task<AccountDto?> FindUserAsync(long userId, CancellationToken ct = default) =>
-        _api.FindAsync<AccountDto>(RouteApiPaths.Account(userId), RequireSession(), ct);
+        _api.FindAsync<AccountDto>(RouteApiUris.Account(userId), RequireSession(), ct);
 
     public Task<GroupDto> CreateGroupAsync(string name, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        return _api.PostAsync<GroupDto>(RouteApiPaths.Groups, RequireSession(), new CreateGroupRequest(name), ct);
+        return _api.PostAsync<GroupDto>(RouteApiUris.Groups, RequireSession(), new CreateGroupRequest(name), ct);
     }
 
     public Task JoinGroupAsync(long groupId, CancellationToken ct = default) =>
-        _api.PostAsync<object>(RouteApiPaths.GroupMembers(groupId), RequireSession(), null, ct);
+        _api.PostAsync<object>(RouteApiUris.GroupJoin(groupId), RequireSession(), null, ct);
 
     public Task LeaveGroupAsync(long groupId, CancellationToken ct = default) =>
-        _api.DeleteAsync(RouteApiPaths.MyMembership(groupId), RequireSession(), ct);
+        _api.PostAsync<object>(RouteApiUris.GroupLeave(groupId), RequireSession(), null, ct);
 
     public async Task<IReadOnlyList<GroupDto>> GetMyGroupsAsync(CancellationToken ct = default) =>
-        await _api.GetAsync<List<GroupDto>>(RouteApiPaths.Groups, RequireSession(), ct).ConfigureAwait(false);
+        await _api.GetAsync<List<GroupDto>>(RouteApiUris.Groups, RequireSession(), ct).ConfigureAwait(false);
 
     public async Task<IReadOnlyList<GroupMemberDto>> GetGroupMembersAsync(long groupId, CancellationToken ct = default) =>
-        await _api.GetAsync<List<GroupMemberDto>>(RouteApiPaths.GroupMembers(groupId), RequireSession(), ct).ConfigureAwait(false);
+        await _api.GetAsync<List<GroupMemberDto>>(RouteApiUris.GroupMembers(groupId), RequireSession(), ct).ConfigureAwait(false);
 
     /// <summary>The highest sequence of the conversation received without a hole (0 when nothing is known).</summary>
     public long LastSeq(string conversationId)

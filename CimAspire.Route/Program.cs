@@ -10,6 +10,3 @@ var app = builder.Build();
 app.MapRouteApi();
 
 app.Run();
-
-/// <summary>Visible to the tests (WebApplicationFactory).</summary>
-public partial class Program;

@@ -5,6 +5,9 @@ namespace CimAspire.AppHost.Infrastructure;
 /// <summary>Where the local executables are, and one clear error when they are not installed.</summary>
 public static class LocalExecutables
 {
+    /// <summary>Local servers listen here only: the cluster is for this machine.</summary>
+    public const string LoopbackAddress = "127.0.0.1";
+
     public const string InstallCommand = "sudo apt-get install -y redis-server zookeeper";
     public const string ZooKeeperClassPathKey = "Cim:ZooKeeper:ClassPath";
 

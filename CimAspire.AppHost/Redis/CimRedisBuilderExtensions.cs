@@ -59,7 +59,7 @@ public static class CimRedisBuilderExtensions
                 context.Args.Add("--port");
                 context.Args.Add(redis.PrimaryEndpoint.Property(EndpointProperty.TargetPort));
                 context.Args.Add("--bind");
-                context.Args.Add("127.0.0.1");
+                context.Args.Add(LocalExecutables.LoopbackAddress);
                 context.Args.Add("--dir");
                 context.Args.Add(infrastructure.GetDataDirectory(name));
                 foreach (var arg in PersistenceArgs)

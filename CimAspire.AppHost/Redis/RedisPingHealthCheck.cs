@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using CimAspire.AppHost.Infrastructure;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -16,6 +17,11 @@ internal sealed class RedisPingHealthCheck(IResourceWithConnectionString resourc
             return answer.StartsWith("+PONG", StringComparison.Ordinal)
                 ? HealthCheckResult.Healthy()
                 : HealthCheckResult.Unhealthy($"Redis answered PING with: {answer.Trim()}");
+        }
+        catch (SocketException e)
+        {
+            // Expected while the server starts or after it stopped: no stack trace needed.
+            return HealthCheckResult.Unhealthy($"Redis does not answer PING: {e.SocketErrorCode}.");
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

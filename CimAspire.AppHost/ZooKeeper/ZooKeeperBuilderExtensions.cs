@@ -62,7 +62,7 @@ public static class ZooKeeperBuilderExtensions
                     "tickTime=1000",
                     $"dataDir={dataDirectory}",
                     $"clientPort={int.Parse(port!, CultureInfo.InvariantCulture)}",
-                    "clientPortAddress=127.0.0.1",
+                    $"clientPortAddress={LocalExecutables.LoopbackAddress}",
                     // Every replica and test connects from 127.0.0.1; the default limit of 60 per address is too low.
                     "maxClientCnxns=0",
                     // Otherwise Jetty's admin server binds port 8080.

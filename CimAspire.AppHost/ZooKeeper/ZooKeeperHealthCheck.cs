@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using CimAspire.AppHost.Infrastructure;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -19,6 +20,11 @@ internal sealed class ZooKeeperHealthCheck(IZooKeeperResource resource) : IHealt
             return answer.Contains("Mode:", StringComparison.Ordinal)
                 ? HealthCheckResult.Healthy()
                 : HealthCheckResult.Unhealthy($"ZooKeeper is not serving yet: {answer.Trim()}");
+        }
+        catch (SocketException e)
+        {
+            // Expected while the server starts or after it stopped: no stack trace needed.
+            return HealthCheckResult.Unhealthy($"ZooKeeper does not answer srvr: {e.SocketErrorCode}.");
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

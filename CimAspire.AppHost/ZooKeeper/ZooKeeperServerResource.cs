@@ -1,3 +1,5 @@
+using CimAspire.AppHost.Infrastructure;
+
 namespace CimAspire.AppHost.ZooKeeper;
 
 /// <summary>ZooKeeper run locally from the distribution's jar: <c>java ... ZooKeeperServerMain zoo.cfg</c>.</summary>
@@ -8,6 +10,9 @@ public sealed class ZooKeeperServerResource(string name, string workingDirectory
 
     public EndpointReference PrimaryEndpoint => field ??= new(this, IZooKeeperResource.PrimaryEndpointName);
 
+    /// <summary>
+    /// <c>127.0.0.1:port</c>: the server listens on IPv4 loopback only, and "localhost" may resolve to ::1 first.
+    /// </summary>
     public ReferenceExpression ConnectionStringExpression =>
-        ReferenceExpression.Create($"{PrimaryEndpoint.Property(EndpointProperty.HostAndPort)}");
+        ReferenceExpression.Create($"{LocalExecutables.LoopbackAddress}:{PrimaryEndpoint.Property(EndpointProperty.Port)}");
 }

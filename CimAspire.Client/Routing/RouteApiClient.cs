@@ -15,16 +15,16 @@ internal sealed class RouteApiClient(HttpClient http, Uri baseAddress)
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public Task<AccountDto> RegisterAsync(RegisterRequest request, CancellationToken ct) =>
-        SendAsync<AccountDto>(HttpMethod.Post, RouteApiPaths.Accounts, null, request, ct)!;
+        SendAsync<AccountDto>(HttpMethod.Post, RouteApiUris.Accounts, null, request, ct)!;
 
     public Task<LoginResponse> LoginAsync(LoginRequestDto request, CancellationToken ct) =>
-        SendAsync<LoginResponse>(HttpMethod.Post, RouteApiPaths.Sessions, null, request, ct)!;
+        SendAsync<LoginResponse>(HttpMethod.Post, RouteApiUris.Login, null, request, ct)!;
 
     public Task<LoginResponse> RefreshAsync(string token, RefreshRequest request, CancellationToken ct) =>
-        SendAsync<LoginResponse>(HttpMethod.Post, RouteApiPaths.SessionsRefresh, token, request, ct)!;
+        SendAsync<LoginResponse>(HttpMethod.Post, RouteApiUris.Refresh, token, request, ct)!;
 
     public Task LogoutAsync(string token, CancellationToken ct) =>
-        SendAsync<object>(HttpMethod.Delete, RouteApiPaths.Sessions, token, null, ct);
+        SendAsync<object>(HttpMethod.Post, RouteApiUris.Logout, token, null, ct);
 
     public async Task<T> GetAsync<T>(string path, string? token, CancellationToken ct) =>
         (await SendAsync<T>(HttpMethod.Get, path, token, null, ct).ConfigureAwait(false))!;
@@ -45,9 +45,6 @@ internal sealed class RouteApiClient(HttpClient http, Uri baseAddress)
 
     public async Task<T> PostAsync<T>(string path, string? token, object? body, CancellationToken ct) =>
         (await SendAsync<T>(HttpMethod.Post, path, token, body, ct).ConfigureAwait(false))!;
-
-    public Task DeleteAsync(string path, string? token, CancellationToken ct) =>
-        SendAsync<object>(HttpMethod.Delete, path, token, null, ct);
 
     private async Task<T?> SendAsync<T>(HttpMethod method, string path, string? token, object? body, CancellationToken ct)
     {

@@ -27,6 +27,10 @@ public sealed class AppHostModelTests
             Assert.Equal("tcp", endpoint.Name);
             Assert.False(endpoint.IsProxied);
         }
+
+        // The same shape as the containers' connection strings: host:port, nothing else.
+        Assert.Matches(@"^127\.0\.0\.1:\{zookeeper\.bindings\.tcp\.port\}$", zookeeper.ConnectionStringExpression.ValueExpression);
+        Assert.Matches(@"^127\.0\.0\.1:\{redis\.bindings\.tcp\.port\}$", redis.ConnectionStringExpression.ValueExpression);
     }
 
     [Fact]
@@ -39,6 +43,7 @@ public sealed class AppHostModelTests
         Assert.Equal("tcp", Assert.Single(zookeeper.Annotations.OfType<EndpointAnnotation>()).Name);
         var redis = Assert.IsType<RedisResource>(Resource(builder, "redis"));
         Assert.Null(redis.PasswordParameter);
+        Assert.Equal("{zookeeper.bindings.tcp.host}:{zookeeper.bindings.tcp.port}", zookeeper.ConnectionStringExpression.ValueExpression);
     }
 
     [Theory]

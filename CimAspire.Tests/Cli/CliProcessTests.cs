@@ -148,7 +148,7 @@ public sealed partial class CliProcessTests : IAsyncLifetime
 
         Assert.Equal(0, await alice.WaitForExitAsync());
         Assert.Contains("-- bye", alice.Lines);
-        Assert.Contains(_cluster.Route!.Requests, r => r is { Method: "DELETE", Path: "/api/sessions" });
+        Assert.Contains(_cluster.Route!.Requests, r => r is { Method: "POST", Path: "/api/sessions/logout" });
     }
 
     [Fact]

@@ -324,7 +324,7 @@ public sealed class CimClientTests : IAsyncLifetime
         Assert.Equal(ConnectionState.Offline, bob.State);
         Assert.Equal(ConnectionState.Offline, bobProbe.States[^1]);
         Assert.Empty(_cluster.Route!.Refreshes);
-        Assert.Contains(_cluster.Route.Requests, r => r is { Method: "DELETE", Path: "/api/sessions" });
+        Assert.Contains(_cluster.Route.Requests, r => r is { Method: "POST", Path: "/api/sessions/logout" });
         await Assert.ThrowsAsync<InvalidOperationException>(() => bob.SendAsync(new Target { GroupId = 0 }, "x"));
     }
 

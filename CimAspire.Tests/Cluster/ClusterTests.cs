@@ -1,4 +1,5 @@
 using System.Net;
+using Xunit.Abstractions;
 using Aspire.Hosting.ApplicationModel;
 
 namespace CimAspire.Tests.Cluster;
@@ -29,6 +30,7 @@ public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper outpu
     [Fact]
     public async Task RedisAnswersWithAppendOnlyPersistenceInTheRunsOwnFolder()
     {
+        Assert.Matches(@"^127\.0\.0\.1:\d+$", cluster.RedisConnectionString);
         Assert.Equal("+PONG\r\n", await TcpText.SendAsync(cluster.RedisConnectionString, "PING\r\n", readToEnd: false));
 
         var appendOnly = await ConfigGetAsync("appendonly");
@@ -42,6 +44,7 @@ public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper outpu
     [Fact]
     public async Task ZooKeeperAnswersRuokAndServesStandalone()
     {
+        Assert.Matches(@"^127\.0\.0\.1:\d+$", cluster.ZooKeeperConnectionString);
         Assert.Equal("imok", await TcpText.SendAsync(cluster.ZooKeeperConnectionString, "ruok", readToEnd: true));
 
         var srvr = await TcpText.SendAsync(cluster.ZooKeeperConnectionString, "srvr", readToEnd: true);

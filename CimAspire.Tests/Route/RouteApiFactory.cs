@@ -1,3 +1,4 @@
+using CimAspire.Route.Extensions;
 using CimAspire.Tests.Infrastructure;
 using CimAspire.ZooKeeper.Registry;
 using Microsoft.AspNetCore.Hosting;
@@ -12,7 +13,7 @@ namespace CimAspire.Tests.Route;
 /// Extra settings (strategy, rate limits) make a separate app on the same Redis.
 /// </summary>
 public sealed class RouteApiFactory(RedisProcess redis, TestServerDirectory directory, IReadOnlyDictionary<string, string?> settings)
-    : WebApplicationFactory<Program>
+    : WebApplicationFactory<CimSecretsOptions> // any type of the route API assembly: every service has a Program
 {
     public const string TokenKey = "test-token-key-0123456789abcdef";
     public const string AdminKey = "test-admin-key-0123456789abcdef";

@@ -54,6 +54,20 @@ public sealed class ChatSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_failing_overview_leaves_the_chat_usable_and_says_what_is_missing()
+    {
+        _connection.ConversationsError = new ChatRequestException("Not found", 404);
+
+        await _session.SignInAsync("alice", "pw").WaitAsync(Timeout);
+
+        Assert.True(_session.IsSignedIn);
+        Assert.Equal("Could not load your conversations: Not found", _session.Notice);
+        Assert.Equal(["g0", "g7"], _session.Conversations.Select(c => c.Id));
+        _connection.DeliverFrom(2, "bob", "still arrives");
+        Assert.Equal(1, _session.Find(Bob)!.Unread);
+    }
+
+    [Fact]
     public async Task Signing_up_registers_then_signs_in()
     {
         await _session.SignUpAsync("alice", "pw").WaitAsync(Timeout);

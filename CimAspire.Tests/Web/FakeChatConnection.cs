@@ -25,6 +25,8 @@ internal sealed class FakeChatConnection : IChatConnection
 
     public string? UserName { get; }
 
+    public string? ServerId { get; set; } = "im-fake-1";
+
     public Dictionary<string, List<MessageDto>> History { get; } = [];
 
     public List<ConversationDto> Conversations { get; } = [];
@@ -215,8 +217,13 @@ internal sealed class FakeChatConnection : IChatConnection
         }
     }
 
+    /// <summary>Thrown by every request for the conversation overview until cleared.</summary>
+    public Exception? ConversationsError { get; set; }
+
     public Task<IReadOnlyList<ConversationDto>> GetConversationsAsync(CancellationToken ct = default) =>
-        Task.FromResult<IReadOnlyList<ConversationDto>>(Conversations.ToList());
+        ConversationsError is { } error
+            ? Task.FromException<IReadOnlyList<ConversationDto>>(error)
+            : Task.FromResult<IReadOnlyList<ConversationDto>>(Conversations.ToList());
 
     public Task<OnlineUsersPage> GetOnlineUsersAsync(int page, int pageSize, CancellationToken ct = default) =>
         Task.FromResult(new OnlineUsersPage(Online.ToList(), Online.Count, page, pageSize));

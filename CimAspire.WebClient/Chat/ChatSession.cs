@@ -22,6 +22,7 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
     public static readonly TimeSpan TypingRefreshEvery = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan LogoutTimeout = TimeSpan.FromSeconds(3);
     private const int CatchUpMaxPages = 20;
+    private const int OnlineListSize = 200;
 
     private readonly Lock _gate = new();
     private ImmutableList<Func<Task>> _subscribers = [];
@@ -42,6 +43,9 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
     public ChatConnectionState State => _connection?.State ?? ChatConnectionState.Offline;
 
     public bool IsSignedIn => _connection is not null;
+
+    /// <summary>The IM server holding this session now (it changes when the session moves after a failure).</summary>
+    public string? ServerId => _connection?.ServerId;
 
     public long UserId { get; private set; }
 
@@ -143,7 +147,7 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
         }
 
         OpenInternal(EveryoneRoomId);
-        await LoadActiveAsync(connection, ct);
+        await RunAsync(() => LoadActiveAsync(connection, ct));
         Notify();
     }
 
@@ -456,19 +460,23 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
 
     private async Task LoadOverviewAsync(IChatConnection connection, CancellationToken ct)
     {
-        var conversationsTask = connection.GetConversationsAsync(ct);
-        var groupsTask = connection.GetMyGroupsAsync(ct);
-        var onlineTask = connection.GetOnlineUsersAsync(0, 500, ct);
-        var conversations = await conversationsTask;
-        var groups = await groupsTask;
+        // Each part is loaded on its own: the chat stays usable (live messages, sending) when one of them fails.
+        var conversationsTask = TryLoadAsync(connection.GetConversationsAsync(ct), "your conversations");
+        var groupsTask = TryLoadAsync(connection.GetMyGroupsAsync(ct), "your groups");
+        var onlineTask = TryLoadAsync(connection.GetOnlineUsersAsync(0, OnlineListSize, ct), "who is online");
+        var conversations = await conversationsTask ?? [];
+        var groups = await groupsTask ?? [];
         var online = await onlineTask;
 
         lock (_gate)
         {
-            _online = online.Users.Where(u => u.Online).ToImmutableDictionary(u => u.UserId, u => new OnlineUser(u.UserId, u.UserName));
-            foreach (var user in online.Users)
+            if (online is not null)
             {
-                _names = _names.SetItem(user.UserId, user.UserName);
+                _online = online.Users.Where(u => u.Online).ToImmutableDictionary(u => u.UserId, u => new OnlineUser(u.UserId, u.UserName));
+                foreach (var user in online.Users)
+                {
+                    _names = _names.SetItem(user.UserId, user.UserName);
+                }
             }
 
             Ensure(new Conversation(EveryoneRoomId, EveryoneRoomTitle, null, ConversationIds.EveryoneGroupId));
@@ -498,6 +506,21 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
                     LastMessage = current.LastMessage is { } known && last is not null && known.Seq >= last.Seq ? known : last ?? current.LastMessage,
                 });
             }
+        }
+    }
+
+    private async Task<T?> TryLoadAsync<T>(Task<T> load, string what)
+        where T : class
+    {
+        try
+        {
+            return await load;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogRequestFailed(logger, ex);
+            Notice = $"Could not load {what}: {FriendlyMessage(ex)}";
+            return null;
         }
     }
 

@@ -32,6 +32,9 @@ public interface IChatConnection : IAsyncDisposable
 
     string? UserName { get; }
 
+    /// <summary>The IM server holding the session now, if connected.</summary>
+    string? ServerId { get; }
+
     event Action<ChatMessage>? MessageReceived;
 
     event Action<Receipt>? ReceiptReceived;

@@ -119,7 +119,7 @@ public sealed class FakeRouteApi : IDisposable
                 : (201, new AccountDto(id, register.UserName, DateTimeOffset.UtcNow));
         }
 
-        if (method == "POST" && path == "/api/sessions")
+        if (method == "POST" && path == "/api/sessions/login")
         {
             var login = JsonSerializer.Deserialize<LoginRequestDto>(body, Json)!;
             var id = _cluster.CheckPassword(login.UserName ?? string.Empty, login.Password ?? string.Empty);
@@ -143,7 +143,7 @@ public sealed class FakeRouteApi : IDisposable
 
                 var refresh = JsonSerializer.Deserialize<RefreshRequest>(body, Json)!;
                 return (200, Issue(me, refresh.AvoidServerId));
-            case ("DELETE", ["api", "sessions"]):
+            case ("POST", ["api", "sessions", "logout"]):
                 _cluster.RevokeTokensOf(me);
                 return (204, null);
             case ("GET", ["api", "accounts", "by-name", var name]):
@@ -156,7 +156,7 @@ public sealed class FakeRouteApi : IDisposable
                 var prefix = request.QueryString["prefix"] ?? string.Empty;
                 return (200, _cluster.Accounts().Where(a => a.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
                     .Select(a => new AccountDto(a.Id, a.Name, DateTimeOffset.UtcNow)).ToList());
-            case ("GET", ["api", "presence"]):
+            case ("GET", ["api", "presence", "online"]):
                 var online = _cluster.OnlineUsers().Select(u => new PresenceDto(u, _cluster.NameOf(u) ?? "?", true, _cluster.ServerOf(u)?.ServerId, DateTimeOffset.UtcNow)).ToList();
                 return (200, new OnlineUsersPage(online, online.Count, 0, 50));
             case ("POST", ["api", "groups"]):
@@ -165,9 +165,9 @@ public sealed class FakeRouteApi : IDisposable
                 return (201, new GroupDto(groupId, create.Name!, me, 1));
             case ("GET", ["api", "groups"]):
                 return (200, _cluster.GroupsOf(me).Select(g => new GroupDto(g.Id, g.Name, g.Owner, g.Count)).ToList());
-            case ("POST", ["api", "groups", var gid, "members"]):
+            case ("POST", ["api", "groups", var gid, "join"]):
                 return _cluster.JoinGroup(long.Parse(gid), me) ? (204, null) : Problem(404, "Not found", "No such group.");
-            case ("DELETE", ["api", "groups", var gid, "members", "me"]):
+            case ("POST", ["api", "groups", var gid, "leave"]):
                 return _cluster.LeaveGroup(long.Parse(gid), me) ? (204, null) : Problem(404, "Not found", "Not a member of that group.");
             case ("GET", ["api", "groups", var gid, "members"]):
                 var members = _cluster.MembersOf(long.Parse(gid));
