@@ -27,7 +27,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public const int ImServerReplicas = 2;
     public const int RouteReplicas = 2;
 
-    public static readonly TimeSpan StartupTimeout = TimeSpan.FromMinutes(3);
+    public static readonly TimeSpan StartupTimeout = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan ReplicaTimeout = TimeSpan.FromSeconds(90);
 
     /// <summary>Every resource of the graph; each must be running and healthy (every replica of it).</summary>

@@ -1,4 +1,9 @@
+using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using CimAspire.ZooKeeper;
+using CimAspire.ZooKeeper.Registry;
 using Xunit.Abstractions;
 using Aspire.Hosting.ApplicationModel;
 
@@ -72,6 +77,25 @@ public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task EachImServerReplicaRegistersItsOwnPortInZooKeeperAndAcceptsTcpConnectionsThere()
+    {
+        await using var zookeeper = new ZooKeeperClient(new ZooKeeperClientOptions { ConnectionString = cluster.ZooKeeperConnectionString });
+        await zookeeper.ConnectAsync().WaitAsync(Timeout);
+
+        // A replica registers right after it binds, which may be after Aspire saw /health; a replica killed by another
+        // test leaves its node until its session expires, so only registrations of live processes count.
+        var live = await RegistrationsOfLiveProcessesAsync(zookeeper, ClusterFixture.ImServerReplicas).WaitAsync(Timeout);
+
+        Assert.Equal(ClusterFixture.ImServerReplicas, live.Select(r => r.Port).Distinct().Count());
+        foreach (var registration in live)
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(registration.Host, registration.Port).WaitAsync(Timeout);
+            Assert.True(client.Connected, $"{registration.Id} at {registration.Host}:{registration.Port} refused the connection.");
+        }
+    }
+
+    [Fact]
     public async Task AKilledImServerReplicaStaysDownUntilStartedAgainThenIsHealthy()
     {
         var victim = cluster.GetImServerReplicas()[0];
@@ -88,6 +112,50 @@ public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper outpu
         var restarted = Assert.Single(cluster.GetImServerReplicas(), replica => replica.ResourceName == victim.ResourceName);
         Assert.NotEqual(victim.ProcessId, restarted.ProcessId);
         await cluster.WaitUntilHealthyAsync("im-server").WaitAsync(ClusterFixture.ReplicaTimeout);
+    }
+
+    private static async Task<IReadOnlyList<ServerRegistration>> RegistrationsOfLiveProcessesAsync(ZooKeeperClient zookeeper, int expected)
+    {
+        while (true)
+        {
+            var live = new List<ServerRegistration>();
+            var children = await zookeeper.ExistsAsync("/cim/servers") is null ? [] : await zookeeper.GetChildrenAsync("/cim/servers");
+            foreach (var child in children)
+            {
+                try
+                {
+                    var node = await zookeeper.GetDataAsync($"/cim/servers/{child}");
+                    if (JsonSerializer.Deserialize<ServerRegistration>(node.Data) is { } registration && IsAlive(registration.ProcessId))
+                    {
+                        live.Add(registration);
+                    }
+                }
+                catch (ZooKeeperException e) when (e.Code == ZooKeeperErrorCode.NoNode)
+                {
+                    // Gone between the listing and the read: its session ended.
+                }
+            }
+
+            if (live.Count == expected)
+            {
+                return live;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
+        }
+
+        static bool IsAlive(int pid)
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                return !process.HasExited;
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }
     }
 
     private async Task<string> ConfigGetAsync(string parameter)
