@@ -1,7 +1,6 @@
 using CimAspire.ImServer.Sessions;
 using CimAspire.Protocol;
 using DotNetty.Codecs;
-using DotNetty.Handlers.Timeout;
 using DotNetty.Transport.Channels;
 
 namespace CimAspire.ImServer.Transport;
@@ -40,7 +39,7 @@ public sealed partial class ConnectionHandler(ConnectionServices services, ILogg
 
     public override void UserEventTriggered(IChannelHandlerContext context, object evt)
     {
-        if (evt is IdleStateEvent { State: IdleState.ReaderIdle })
+        if (evt is ReadIdleEvent)
         {
             _connection?.Fail(ErrorCode.IdleTimeout, "Nothing was received within the idle timeout.");
             return;

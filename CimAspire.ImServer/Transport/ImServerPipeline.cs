@@ -1,5 +1,4 @@
 using CimAspire.ImServer.Sessions;
-using DotNetty.Handlers.Timeout;
 using DotNetty.Transport.Channels;
 
 namespace CimAspire.ImServer.Transport;
@@ -10,7 +9,7 @@ public sealed class ImServerPipeline(ConnectionServices services, ILoggerFactory
     public void Configure(IChannelPipeline pipeline)
     {
         var options = services.Options;
-        pipeline.AddLast("idle", new IdleStateHandler(options.IdleTimeout, TimeSpan.Zero, TimeSpan.Zero));
+        pipeline.AddLast("idle", new ReadIdleHandler(options.IdleTimeout));
         pipeline.AddLast("framing", new VarintFrameDecoder(options.MaxFrameBytes));
         pipeline.AddLast("decoder", new EnvelopeDecoder());
         pipeline.AddLast("encoder", new EnvelopeEncoder());

@@ -122,6 +122,8 @@ public sealed partial class TcpServerHost(
             try
             {
                 await announcer.WithdrawAsync(cancellationToken);
+                // A least-connections router that still lists this server must not pick it while it drains.
+                await routes.ReportLoadAsync(identity.Id, int.MaxValue, cancellationToken);
             }
             catch (Exception ex)
             {

@@ -211,3 +211,52 @@ public sealed class CrossServerDeliveryTests(TwoServerFixture cluster) : IClassF
         }
     }
 }
+
+public sealed class EveryoneRoomTests(TwoServerFixture cluster) : IClassFixture<TwoServerFixture>
+{
+    private static Task Until(Func<bool> condition) => CrossServerDeliveryTests.Until(condition);
+
+    [Fact]
+    public async Task TheEveryoneRoomReachesUsersOnEveryServerButNotTheSender()
+    {
+        long alice = await cluster.NewUserAsync(), bob = await cluster.NewUserAsync(), dave = await cluster.NewUserAsync();
+        await using var a = await TestClient.LoginAsync(cluster.A, alice);
+        await using var b = await TestClient.LoginAsync(cluster.B, bob);
+        await using var d = await TestClient.LoginAsync(cluster.A, dave);
+
+        var ack = (await a.SendMessageAsync(new Target { GroupId = ConversationIds.EveryoneGroupId }, "all-1", "hello all")).SendAck;
+        Assert.Equal(ConversationIds.ForGroup(ConversationIds.EveryoneGroupId), ack.ConversationId);
+
+        foreach (var member in new[] { b, d })
+        {
+            var message = await member.WaitForDeliverAsync(m => m.ClientMsgId == "all-1");
+            Assert.Equal(ack.Seq, message.Seq);
+            await member.SendAsync(new Envelope { DeliverAck = new DeliverAck { ConversationId = message.ConversationId, Seq = message.Seq } });
+        }
+
+        // The sender gets no copy of its own message: the next thing it receives is the reply to its ping.
+        Assert.Equal(Envelope.BodyOneofCase.Pong, (await a.RequestAsync(new Envelope { Ping = new Ping() })).BodyCase);
+        Assert.Empty(a.TakeDelivered());
+    }
+
+    [Fact]
+    public async Task ADrainRequestOnTheServerChannelSendsItsClientsAway()
+    {
+        // Drain server B through its channel, as the route API's admin endpoint does; A keeps serving.
+        var user = await cluster.NewUserAsync();
+        var other = await cluster.NewUserAsync();
+        await using var onB = await TestClient.LoginAsync(cluster.B, user);
+        await using var onA = await TestClient.LoginAsync(cluster.A, other);
+        var dispatcher = cluster.A.Services.GetRequiredService<CimAspire.Delivery.Dispatch.MessageDispatcher>();
+
+        await dispatcher.KickAllAsync(cluster.B.Id, new Kick { Reason = Kick.Types.Reason.Draining }).WaitAsync(TestClient.Timeout);
+
+        var kick = await onB.WaitForAsync(e => e.BodyCase == Envelope.BodyOneofCase.Kick);
+        Assert.Equal(Kick.Types.Reason.Draining, kick.Kick.Reason);
+        await onB.Closed.Task.WaitAsync(TestClient.Timeout);
+        await Until(() => cluster.B.Sessions.ConnectionsOf(user).Count == 0);
+        Assert.Equal(Envelope.BodyOneofCase.Pong, (await onA.RequestAsync(new Envelope { Ping = new Ping() })).BodyCase);
+        var loads = await cluster.A.Services.GetRequiredService<RouteStore>().GetLoadsAsync().WaitAsync(TestClient.Timeout);
+        Assert.Equal(int.MaxValue, loads[cluster.B.Id]);
+    }
+}
