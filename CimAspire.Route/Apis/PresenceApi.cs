@@ -12,7 +12,7 @@ public static class PresenceApi
         var api = app.MapGroup("/api/presence").WithTags("Presence").RequireAuthorization()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
 
-        api.MapGet("/", GetOnlineUsersAsync)
+        api.MapGet("/online", GetOnlineUsersAsync)
             .WithName("GetOnlineUsers")
             .WithSummary("Who is online, oldest login first, one zero-based page at a time (CIM's /onlineUser)");
         api.MapGet("/{userId:long}", GetPresenceAsync)

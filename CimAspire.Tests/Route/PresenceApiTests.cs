@@ -32,7 +32,7 @@ public class PresenceApiTests(RouteApiFixture fixture)
         Assert.False(absent.Online);
         Assert.Null(absent.ServerId);
 
-        using var listed = await _http.SendAsync(HttpMethod.Get, "/api/presence?page=0&pageSize=500", offline.Token);
+        using var listed = await _http.SendAsync(HttpMethod.Get, "/api/presence/online?page=0&pageSize=500", offline.Token);
         var page = await listed.ReadAsync<OnlineUsersPage>();
         Assert.Contains(page.Users, u => u.UserId == online.UserId && u.Online && u.ServerId == online.Server.ServerId && u.UserName == online.UserName);
         Assert.DoesNotContain(page.Users, u => u.UserId == offline.UserId);
@@ -40,9 +40,9 @@ public class PresenceApiTests(RouteApiFixture fixture)
         Assert.Equal(0, page.Page);
         Assert.Equal(500, page.PageSize);
 
-        using var small = await _http.SendAsync(HttpMethod.Get, "/api/presence?page=0&pageSize=1", offline.Token);
+        using var small = await _http.SendAsync(HttpMethod.Get, "/api/presence/online?page=0&pageSize=1", offline.Token);
         Assert.Single((await small.ReadAsync<OnlineUsersPage>()).Users);
-        using var beyond = await _http.SendAsync(HttpMethod.Get, "/api/presence?page=100000&pageSize=10", offline.Token);
+        using var beyond = await _http.SendAsync(HttpMethod.Get, "/api/presence/online?page=100000&pageSize=10", offline.Token);
         var empty = await beyond.ReadAsync<OnlineUsersPage>();
         Assert.Empty(empty.Users);
         Assert.Equal(page.Total, empty.Total);
@@ -56,7 +56,7 @@ public class PresenceApiTests(RouteApiFixture fixture)
     public async Task BadPagingIsA400Problem(string query)
     {
         var login = await _http.NewUserAsync("paging");
-        using var response = await _http.SendAsync(HttpMethod.Get, $"/api/presence?{query}", login.Token);
+        using var response = await _http.SendAsync(HttpMethod.Get, $"/api/presence/online?{query}", login.Token);
         await response.AssertProblemAsync(HttpStatusCode.BadRequest);
     }
 
@@ -66,7 +66,7 @@ public class PresenceApiTests(RouteApiFixture fixture)
         var login = await _http.NewUserAsync("who");
         using var unknown = await _http.SendAsync(HttpMethod.Get, "/api/presence/987654321", login.Token);
         await unknown.AssertProblemAsync(HttpStatusCode.NotFound);
-        using var anonymous = await _http.SendAsync(HttpMethod.Get, "/api/presence");
+        using var anonymous = await _http.SendAsync(HttpMethod.Get, "/api/presence/online");
         await anonymous.AssertProblemAsync(HttpStatusCode.Unauthorized);
     }
 
@@ -116,7 +116,7 @@ public class PresenceApiTests(RouteApiFixture fixture)
         var alive = await aliveResponse.ReadAsync<PresenceDto>();
         Assert.True(alive.Online);
         Assert.Equal(staying.Id, alive.ServerId);
-        using var listResponse = await http.SendAsync(HttpMethod.Get, "/api/presence?pageSize=500", onStaying.Token);
+        using var listResponse = await http.SendAsync(HttpMethod.Get, "/api/presence/online?pageSize=500", onStaying.Token);
         Assert.DoesNotContain((await listResponse.ReadAsync<OnlineUsersPage>()).Users, u => u.UserId == onLeaving.UserId);
     }
 }

@@ -79,6 +79,7 @@ public static class RouteApiTestExtensions
         var problem = JsonDocument.Parse(text).RootElement.Clone();
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("title").GetString()));
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("traceId").GetString()));
         return problem;
     }
 
