@@ -104,6 +104,41 @@ public sealed class RealServersTests : IAsyncLifetime
         Assert.Equal(during.Seq + 1, after.Seq);
     }
 
+    [Fact]
+    public async Task Groups_history_and_conversations_work_through_the_route_api()
+    {
+        var (alice, _) = await OnlineAsync("alice");
+        var (bob, bobProbe) = await OnlineAsync("bob");
+
+        var group = await alice.CreateGroupAsync("team").WaitAsync(Timeout);
+        await bob.JoinGroupAsync(group.GroupId).WaitAsync(Timeout);
+        Assert.Contains(await bob.GetMyGroupsAsync().WaitAsync(Timeout), g => g.GroupId == group.GroupId);
+        Assert.Equal(
+            new[] { alice.UserName, bob.UserName }.Order(),
+            (await alice.GetGroupMembersAsync(group.GroupId).WaitAsync(Timeout)).Select(m => m.UserName).Order());
+
+        SendResult last = null!;
+        for (var i = 1; i <= 5; i++)
+        {
+            last = await alice.SendAsync(new Target { GroupId = group.GroupId }, $"t{i}").WaitAsync(Timeout);
+        }
+
+        await bobProbe.WaitAsync(() => bobProbe.Messages.Any(m => m.ServerMsgId == last.ServerMsgId), Timeout);
+        Assert.Equal(["t1", "t2", "t3", "t4", "t5"], bobProbe.Texts);
+
+        var latest = await bob.GetHistoryAsync(last.ConversationId, limit: 2).WaitAsync(Timeout);
+        Assert.Equal(["t4", "t5"], latest.Messages.Select(m => m.Text));
+        Assert.True(latest.HasMore);
+        var older = await bob.GetHistoryAsync(last.ConversationId, latest.Messages[0].Seq, 10).WaitAsync(Timeout);
+        Assert.Equal(["t1", "t2", "t3"], older.Messages.Select(m => m.Text));
+        Assert.Contains(await bob.GetConversationsAsync().WaitAsync(Timeout), c => c.ConversationId == last.ConversationId && c.LastSeq == last.Seq);
+
+        await bob.LeaveGroupAsync(group.GroupId).WaitAsync(Timeout);
+        Assert.DoesNotContain(await bob.GetMyGroupsAsync().WaitAsync(Timeout), g => g.GroupId == group.GroupId);
+        Assert.Equal(bob.UserId, (await alice.FindUserAsync(bob.UserName!).WaitAsync(Timeout))!.UserId);
+        Assert.Null(await alice.FindUserAsync("nobody-here").WaitAsync(Timeout));
+    }
+
     private CimClient NewClient()
     {
         var client = new CimClient(new CimClientOptions { RouteApi = _http.BaseAddress!, ClientName = "cim-real-test" }, _http);
