@@ -38,6 +38,7 @@ var routeApi = builder.AddProject<Projects.CimAspire_Route>("route-api")
     .WaitFor(imServer)
     .WithEnvironment("Cim__TokenKey", tokenKey)
     .WithEnvironment("Cim__AdminKey", adminKey)
+    .WithSettingsFrom(builder.Configuration, "Cim:Route")
     .WithHttpEndpointUnlessDeclared()
     .WithHttpHealthCheck("/health");
 

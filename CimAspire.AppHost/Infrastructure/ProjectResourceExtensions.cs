@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace CimAspire.AppHost.Infrastructure;
 
 public static class ProjectResourceExtensions
@@ -10,4 +12,22 @@ public static class ProjectResourceExtensions
         builder.Resource.Annotations.OfType<EndpointAnnotation>().Any(endpoint => endpoint.UriScheme is "http" or "https")
             ? builder
             : builder.WithHttpEndpoint();
+
+    /// <summary>
+    /// Passes every AppHost setting under <paramref name="section"/> (e.g. <c>Cim:Route:LoginRateLimit:PermitLimit</c>)
+    /// to the service as environment variables, so a service's tunables can be set where the cluster is started.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithSettingsFrom(
+        this IResourceBuilder<ProjectResource> builder, IConfiguration configuration, string section)
+    {
+        foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
+        {
+            if (value is not null)
+            {
+                builder.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+            }
+        }
+
+        return builder;
+    }
 }

@@ -74,6 +74,9 @@ public sealed class ClusterFixture : IAsyncLifetime
                 $"--Cim:RouteReplicas={RouteReplicas}",
                 $"--Parameters:token-key={TokenKey}",
                 $"--Parameters:admin-key={AdminKey}",
+                // Every test signs up and logs in from 127.0.0.1: the per-address limits would throttle the suite itself.
+                "--Cim:Route:RegisterRateLimit:PermitLimit=100000",
+                "--Cim:Route:LoginRateLimit:PermitLimit=100000",
             ],
             (options, _) => options.DisableDashboard = true,
             timeout.Token);
