@@ -33,7 +33,7 @@ public static class BenchmarkProgram
             return ExitPassed;
         }
 
-        using var timeLimit = new CancellationTokenSource(options.TimeLimit ?? (options.Quick ? TimeSpan.FromMinutes(2) : TimeSpan.FromMinutes(30)));
+        using var timeLimit = new CancellationTokenSource(options.TimeLimit ?? (options.Quick ? TimeSpan.FromMinutes(5) : TimeSpan.FromMinutes(30)));
         using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(timeLimit.Token);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {

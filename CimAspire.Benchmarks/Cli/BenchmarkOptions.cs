@@ -17,6 +17,8 @@ public sealed record BenchmarkOptions
     public Uri? Target { get; init; }
     /// <summary>The cluster's token key, so the harness can mint IM-server tokens itself instead of logging in each user.</summary>
     public string? TokenKey { get; init; }
+    /// <summary>That cluster's Redis (host:port), so the harness can seed users and groups instead of registering each.</summary>
+    public string? Redis { get; init; }
     /// <summary>How many loopback source addresses (127.0.0.1, .2, ...) the connection-heavy scenarios spread over.</summary>
     public int? LoopbackAddresses { get; init; }
     /// <summary>An upper bound on the whole run: the program stops by itself.</summary>
@@ -99,8 +101,9 @@ public static class OptionsParser
           --json <file>            also write the results as JSON
           --target <url>           the route API of a running cluster (else a local cluster is started)
           --token-key <key>        that cluster's token key, to mint IM server tokens instead of logging in each user
+          --redis <host:port>      that cluster's Redis, to seed users and groups (with --token-key)
           --addresses <n>          loopback source addresses (127.0.0.x) for the connection-heavy scenarios
-          --time-limit <time>      stop the whole run after this long (default 30 min, 2 min with --quick)
+          --time-limit <time>      stop the whole run after this long (default 30 min, 5 min with --quick)
           --help, -h               this text
 
         Exit code: 0 when every scenario ran and nothing was lost, duplicated or reordered; 1 otherwise; 2 for bad options.
@@ -157,6 +160,9 @@ public static class OptionsParser
                 case "--token-key":
                     options = options with { TokenKey = Value() };
                     break;
+                case "--redis":
+                    options = options with { Redis = LoopbackHostPort(arg, Value()) };
+                    break;
                 case "--addresses":
                     options = options with { LoopbackAddresses = PositiveInt(arg, Value(), 1, 254) };
                     break;
@@ -212,6 +218,19 @@ public static class OptionsParser
         }
 
         return t;
+    }
+
+    private static string LoopbackHostPort(string option, string value)
+    {
+        var colon = value.LastIndexOf(':');
+        var host = colon > 0 ? value[..colon] : "";
+        if (colon <= 0 || !int.TryParse(value[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535
+            || !(host == "localhost" || (System.Net.IPAddress.TryParse(host, out var ip) && System.Net.IPAddress.IsLoopback(ip))))
+        {
+            throw new OptionsException($"{option} must be a loopback host:port such as 127.0.0.1:6379, not '{value}'.");
+        }
+
+        return value;
     }
 
     /// <summary>Load goes to loopback only, so a target elsewhere is refused.</summary>

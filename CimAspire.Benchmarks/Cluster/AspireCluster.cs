@@ -6,6 +6,7 @@ using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using CimAspire.Benchmarks.Measurement;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CimAspire.Benchmarks.Cluster;
 
@@ -29,11 +30,12 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
     private readonly Task _watcher;
     private readonly HashSet<string> _stoppedReplicas = [];
 
-    public AspireCluster(DistributedApplication app, string? tokenKey, bool owned, string description = "local")
+    public AspireCluster(DistributedApplication app, string? tokenKey, string? redisConnectionString, bool owned, string description = "local")
     {
         _app = app;
         _owned = owned;
         TokenKey = tokenKey;
+        RedisConnectionString = redisConnectionString;
         Description = description;
         RouteUrl = app.GetEndpoint(RouteResource, "http");
         _watcher = WatchAsync(_stopWatching.Token);
@@ -44,6 +46,11 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
     public Uri RouteUrl { get; }
 
     public string? TokenKey { get; }
+
+    public string? RedisConnectionString { get; }
+
+    /// <summary>A folder of this run that is deleted with the cluster (local mode).</summary>
+    public string? OwnedDirectory { get; init; }
 
     public IClusterFaults Faults => this;
 
@@ -71,13 +78,21 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
     {
         var tokenKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         var adminKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var dataDirectory = Path.Combine(Path.GetTempPath(), $"cim-bench-{Guid.NewGuid():N}");
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CimAspire_AppHost>(
             [
-                "Cim:Infrastructure=local",
-                $"Parameters:token-key={tokenKey}",
-                $"Parameters:admin-key={adminKey}",
+                "--Cim:Infrastructure=local",
+                $"--Cim:DataDirectory={dataDirectory}",
+                "--Cim:ImServerReplicas=2",
+                "--Cim:RouteReplicas=2",
+                $"--Parameters:token-key={tokenKey}",
+                $"--Parameters:admin-key={adminKey}",
             ],
+            (options, _) => options.DisableDashboard = true,
             cancellationToken);
+        // Health probes fail by design while resources start; the harness reports what matters.
+        builder.Services.AddLogging(logging => logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical)
+            .AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning));
         foreach (var resource in builder.Resources.OfType<ProjectResource>())
         {
             if (LoadSettings.TryGetValue(resource.Name, out var settings))
@@ -106,7 +121,8 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
             throw;
         }
 
-        var cluster = new AspireCluster(app, tokenKey, owned: true);
+        var redis = await app.GetConnectionStringAsync(RedisResource, cancellationToken);
+        var cluster = new AspireCluster(app, tokenKey, redis, owned: true) { OwnedDirectory = dataDirectory };
         await cluster.WaitForPidsAsync(cancellationToken);
         return cluster;
     }
@@ -216,8 +232,19 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
         _stopWatching.Dispose();
         if (_owned)
         {
-            await _app.StopAsync().WaitAsync(TimeSpan.FromMinutes(1));
-            await _app.DisposeAsync();
+            try
+            {
+                await _app.StopAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            }
+            finally
+            {
+                await _app.DisposeAsync();
+            }
+        }
+
+        if (OwnedDirectory is not null && Directory.Exists(OwnedDirectory))
+        {
+            Directory.Delete(OwnedDirectory, recursive: true);
         }
     }
 

@@ -8,18 +8,20 @@ public static class ClusterFactory
 {
     public static async Task<ICimCluster> StartAsync(BenchmarkOptions options, TextWriter log, CancellationToken cancellationToken) =>
         options.Target is { } target
-            ? new TargetCluster(target, options.TokenKey)
+            ? new TargetCluster(target, options.TokenKey, options.Redis)
             : await AspireCluster.StartAsync(log, cancellationToken);
 }
 
 /// <summary>A cluster someone else runs: the harness only knows its route API (and maybe its token key); no faults.</summary>
-public sealed class TargetCluster(Uri routeUrl, string? tokenKey) : ICimCluster
+public sealed class TargetCluster(Uri routeUrl, string? tokenKey, string? redis) : ICimCluster
 {
     public string Description => RouteUrl.ToString();
 
     public Uri RouteUrl { get; } = routeUrl;
 
     public string? TokenKey { get; } = tokenKey;
+
+    public string? RedisConnectionString { get; } = redis;
 
     public IClusterFaults? Faults => null;
 

@@ -14,6 +14,9 @@ public interface ICimCluster : IAsyncDisposable
     /// <summary>The shared token key when the harness knows it (local mode, or --token-key); null otherwise.</summary>
     string? TokenKey { get; }
 
+    /// <summary>The cluster's Redis (host:port) when the harness may seed users there; null otherwise.</summary>
+    string? RedisConnectionString { get; }
+
     /// <summary>The processes whose CPU time and memory the scenarios report (IM servers first).</summary>
     Task<IReadOnlyList<WatchedProcess>> GetProcessesAsync(CancellationToken cancellationToken);
 

@@ -82,7 +82,17 @@ public static class RelayDriver
         await Task.Delay(warmup, cancellationToken);
         var started = Stopwatch.GetTimestamp();
         Volatile.Write(ref measuring, 1);
-        await Task.Delay(duration, cancellationToken);
+        if (maxPerStream == long.MaxValue)
+        {
+            await Task.Delay(duration, cancellationToken);
+        }
+        else
+        {
+            // A bounded run (quick) lasts until every sender sent its quota, so its completeness check covers a known count.
+            await Task.WhenAll(senders).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            await WaitForAsync(checker.AllCaughtUp, TimeSpan.FromSeconds(10), cancellationToken);
+        }
+
         Volatile.Write(ref measuring, 0);
         result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         result.Operations = Interlocked.Read(ref delivered);

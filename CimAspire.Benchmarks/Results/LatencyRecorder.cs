@@ -57,7 +57,8 @@ public sealed class LatencyRecorder
             return 0;
         }
 
-        var rank = Math.Max(1, (long)Math.Ceiling(percentile / 100.0 * total));
+        // The small tolerance keeps 99.9 % of 1,000 at rank 999 despite binary floating point.
+        var rank = Math.Max(1, (long)Math.Ceiling((percentile * total / 100.0) - 1e-9));
         long seen = 0;
         for (var i = 0; i < _counts.Length; i++)
         {
@@ -100,7 +101,7 @@ public sealed class LatencyRecorder
         MaxMicroseconds / 1000.0,
         MeanMicroseconds / 1000.0);
 
-    internal static int IndexOf(long value)
+    public static int IndexOf(long value)
     {
         if (value < LinearCount)
         {
@@ -112,7 +113,7 @@ public sealed class LatencyRecorder
         return LinearCount + ((exponent - LinearBits) * SubBucketCount) + sub;
     }
 
-    internal static long HighestEquivalentValue(int index)
+    public static long HighestEquivalentValue(int index)
     {
         if (index < LinearCount)
         {

@@ -30,9 +30,10 @@ public sealed class TransientRelayScenario : IScenario
         try
         {
             var cluster = await context.GetClusterAsync();
-            using var route = new RouteApiClient(cluster.RouteUrl);
+            await using var factory = await UserFactory.CreateAsync(cluster, ct);
             context.Say($"transient: creating {size.Connections} users");
-            var users = await ClientFleet.UsersOnServerAsync(route, cluster.TokenKey, Name(), size.Connections, server: null, ct);
+            var server = factory.Servers[0];
+            var users = await factory.CreateUsersAsync(ScenarioNames.Transient, size.Connections, _ => server, ct);
             // Pair users on the same server, like the single SignalR hub: the relay, not the cross-server hop, is measured.
             users = [.. users.GroupBy(u => u.Server.ServerId).SelectMany(g => g.Take(g.Count() & ~1))];
             if (users.Length < 2)
@@ -59,7 +60,5 @@ public sealed class TransientRelayScenario : IScenario
         }
 
         return result;
-
-        static string Name() => ScenarioNames.Transient;
     }
 }

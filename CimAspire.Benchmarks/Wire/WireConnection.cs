@@ -301,7 +301,7 @@ public sealed class WireConnection : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    internal static int WriteVarint32(Span<byte> destination, uint value)
+    public static int WriteVarint32(Span<byte> destination, uint value)
     {
         var i = 0;
         while (value >= 0x80)
@@ -314,7 +314,7 @@ public sealed class WireConnection : IAsyncDisposable
         return i;
     }
 
-    internal static bool TryReadVarint32(ReadOnlySpan<byte> data, out uint value, out int length)
+    public static bool TryReadVarint32(ReadOnlySpan<byte> data, out uint value, out int length)
     {
         value = 0;
         for (var i = 0; i < 5 && i < data.Length; i++)

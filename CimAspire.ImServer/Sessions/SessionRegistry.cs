@@ -19,7 +19,7 @@ public enum LoginOutcome
 /// </summary>
 public sealed partial class SessionRegistry(
     RouteStore routes,
-    IServiceProvider services,
+    ServerInbox inbox,
     ServerIdentity identity,
     IOptions<ImServerOptions> options,
     TimeProvider time,
@@ -29,10 +29,6 @@ public sealed partial class SessionRegistry(
     private readonly ConcurrentDictionary<string, ClientConnection> _connections = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly ImServerOptions _options = options.Value;
-
-    // Resolved on first use: the dispatcher delivers locally through LocalDelivery, which needs this registry,
-    // so taking the dispatcher in the constructor is a dependency cycle the container cannot build.
-    private MessageDispatcher Dispatcher => services.GetRequiredService<MessageDispatcher>();
 
     /// <summary>Open connections, logged in or not.</summary>
     public int ConnectionCount => _connections.Count;
@@ -89,7 +85,9 @@ public sealed partial class SessionRegistry(
 
                 foreach (var server in claim.OtherServers)
                 {
-                    await Dispatcher.KickAsync(server, [userId], replaced, cancellationToken);
+                    var batch = new ServerBatch();
+                    batch.Items.Add(new ServerDelivery { Kick = replaced, RecipientIds = { userId } });
+                    await inbox.PublishAsync(server, batch, cancellationToken);
                 }
             }
 
