@@ -8,7 +8,8 @@ namespace CimAspire.Tests.Web.Browser;
 /// <summary>The page's own behaviour in a real browser (scripts, scrolling, layout) over a fake IM session.</summary>
 public sealed class ChatPageBrowserTests(FakeWebHost host) : IClassFixture<FakeWebHost>
 {
-    private static readonly TimeSpan Timeout = Chromium.Timeout;
+    // Longer than Playwright's own timeouts, so a failure reports what Playwright waited for.
+    private static readonly TimeSpan Timeout = Chromium.Timeout + TimeSpan.FromSeconds(10);
 
     private static string Bob => ConversationIds.ForUsers(1, 2);
 
