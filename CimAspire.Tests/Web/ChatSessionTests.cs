@@ -77,6 +77,18 @@ public sealed class ChatSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_sign_up_whose_sign_in_fails_says_the_account_exists()
+    {
+        _connection.LoginError = new ChatRequestException("The chat service is busy.", 503);
+
+        var error = await Assert.ThrowsAsync<ChatRequestException>(() => _session.SignUpAsync("alice", "pw").WaitAsync(Timeout));
+
+        Assert.True(_connection.Registered);
+        Assert.Equal("Your account 'alice' was created, but signing in failed: The chat service is busy. Try signing in.", error.Message);
+        Assert.False(_session.IsSignedIn);
+    }
+
+    [Fact]
     public async Task A_message_in_another_conversation_counts_as_unread_until_the_conversation_is_opened()
     {
         await _session.SignInAsync("alice", "pw").WaitAsync(Timeout);

@@ -85,7 +85,7 @@ internal sealed class FakeChatConnection : IChatConnection
         {
             var list = History.TryGetValue(conversationId, out var existing) ? existing : History[conversationId] = [];
             var seq = list.Count == 0 ? 1 : list[^1].Seq + 1;
-            var dto = new MessageDto($"s{conversationId}-{seq}", Guid.NewGuid().ToString("N"), conversationId, seq, senderId, senderName, text, DateTimeOffset.UnixEpoch.AddMinutes(seq));
+            var dto = new MessageDto($"s{conversationId}-{seq}", Guid.NewGuid().ToString("N"), conversationId, seq, senderId, senderName, text, new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero).AddMinutes(seq * 3));
             list.Add(dto);
             return new ChatMessage
             {

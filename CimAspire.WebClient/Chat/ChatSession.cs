@@ -113,7 +113,16 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
             async connection =>
             {
                 await connection.RegisterAsync(userName, password, ct);
-                await connection.LoginAsync(userName, password, ct);
+                try
+                {
+                    await connection.LoginAsync(userName, password, ct);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Signing up again would only say the name is taken: say what happened instead.
+                    throw new ChatRequestException(
+                        $"Your account '{userName}' was created, but signing in failed: {FriendlyMessage(ex)} Try signing in.", inner: ex);
+                }
             },
             ct);
 

@@ -8,7 +8,8 @@ namespace CimAspire.Tests.Web.Browser;
 /// <summary>The page's own behaviour in a real browser (scripts, scrolling, layout) over a fake IM session.</summary>
 public sealed class ChatPageBrowserTests(FakeWebHost host) : IClassFixture<FakeWebHost>
 {
-    private static readonly TimeSpan Timeout = Chromium.Timeout;
+    // Longer than Playwright's own timeouts, so a failure reports what Playwright waited for.
+    private static readonly TimeSpan Timeout = Chromium.Timeout + TimeSpan.FromSeconds(10);
 
     private static string Bob => ConversationIds.ForUsers(1, 2);
 
@@ -125,6 +126,45 @@ public sealed class ChatPageBrowserTests(FakeWebHost host) : IClassFixture<FakeW
 
         await Expect(page.GetByTestId("signin-error")).ToHaveTextAsync("Wrong user name or password.").WaitAsync(Timeout);
         await page.ScreenshotAsync(new() { Path = Chromium.ScreenshotPath("signin-error.png") }).WaitAsync(Timeout);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task The_chat_page_shows_receipts_unread_counts_typing_and_presence_together()
+    {
+        var (page, connection) = await SignInAsync(prepare: c =>
+        {
+            c.Online.Add(new PresenceDto(3, "carol", true, "s2", null));
+            c.Online.Add(new PresenceDto(4, "dave", true, "s1", null));
+            c.Groups.Add(new GroupDto(7, "weekend trip", 3, 4));
+            var toBob = new Target { UserId = 2 };
+            var toAlice = new Target { UserId = 1 };
+            c.Store(Bob, 2, "bob", "Morning! Did you see the release notes?", toAlice);
+            c.Store(Bob, 1, "alice", "Yes, the web client is in. Chatting from the browser now.", toBob);
+            c.Store(Bob, 2, "bob", "Nice. Does it survive a server restart?", toAlice);
+            c.Store(Bob, 1, "alice", "It reconnects by itself and fetches whatever it missed.\nNothing gets lost.", toBob);
+            c.Store(Bob, 1, "alice", "Try it: <b>markup</b> stays text.", toBob);
+            var trip = ConversationIds.ForGroup(7);
+            var toTrip = new Target { GroupId = 7 };
+            c.Store(trip, 3, "carol", "Train at 8?", toTrip);
+            var last = c.Store(trip, 4, "dave", "Works for me", toTrip);
+            c.Conversations.Add(new ConversationDto(Bob, 2, null, "bob", 5, 5, 0, c.History[Bob][^1]));
+            c.Conversations.Add(new ConversationDto(trip, null, 7, "weekend trip", last.Seq, 0, 2, c.History[trip][^1]));
+        });
+        await Expect(page.Locator("[data-conversation-id=g7] [data-testid=unread-count]")).ToHaveTextAsync("2").WaitAsync(Timeout);
+        await page.Locator($"[data-testid=conversation][data-conversation-id={Bob}]").ClickAsync().WaitAsync(Timeout);
+        await Expect(page.GetByTestId("message")).ToHaveCountAsync(5).WaitAsync(Timeout);
+
+        connection.RaiseReceipt(Bob, 2, Receipt.Types.Kind.Read, 4);
+        connection.RaiseReceipt(Bob, 2, Receipt.Types.Kind.Delivered, 5);
+        connection.RaiseTyping(2, new Target { UserId = 1 }, true);
+
+        var statuses = page.Locator("[data-mine=true] [data-testid=message-status]");
+        await Expect(statuses).ToHaveTextAsync(["✓✓ Read", "✓✓ Read", "✓✓ Delivered"]).WaitAsync(Timeout);
+        await Expect(page.GetByTestId("typing-indicator")).ToHaveTextAsync("bob is typing…").WaitAsync(Timeout);
+        await Expect(page.GetByTestId("online-user")).ToHaveCountAsync(3).WaitAsync(Timeout);
+        await Expect(page.GetByTestId("message-text").Last).ToHaveTextAsync("Try it: <b>markup</b> stays text.").WaitAsync(Timeout);
+        await page.ScreenshotAsync(new() { Path = Chromium.ScreenshotPath("chat.png") }).WaitAsync(Timeout);
         await page.Context.CloseAsync();
     }
 }

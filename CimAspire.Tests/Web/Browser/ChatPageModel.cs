@@ -8,7 +8,8 @@ namespace CimAspire.Tests.Web.Browser;
 internal sealed partial class ChatPageModel(IPage page, string userName)
 {
     public const string Password = "correct-horse-battery";
-    private static readonly TimeSpan Timeout = Chromium.Timeout;
+    // Longer than Playwright's own timeouts, so a failure reports what Playwright waited for.
+    private static readonly TimeSpan Timeout = Chromium.Timeout + TimeSpan.FromSeconds(10);
 
     public IPage Page { get; } = page;
 

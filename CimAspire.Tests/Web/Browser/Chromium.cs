@@ -15,6 +15,8 @@ internal static class Chromium
 
     public static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
     {
+        // Expectations retry until this long (Playwright's default of 5 s is short on a busy two-core machine).
+        Assertions.SetDefaultExpectTimeout((float)Timeout.TotalMilliseconds);
         var playwright = await Playwright.CreateAsync().WaitAsync(Timeout);
         try
         {
