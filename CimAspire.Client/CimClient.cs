@@ -91,6 +91,9 @@ public sealed class CimClient : IAsyncDisposable
     /// <summary>The IM server this session is (or was last) assigned to.</summary>
     public ServerEndpointDto? Server => Session?.Server;
 
+    /// <summary>The current route API token (tests check that logout really ends it).</summary>
+    internal string? SessionToken => Session?.Token;
+
     private LoginResponse? Session
     {
         get
@@ -125,7 +128,8 @@ public sealed class CimClient : IAsyncDisposable
 
             _quit = false;
             _state = ConnectionState.Connecting;
-            _sessionCts.Dispose();
+
+            // Not disposed: a loop of the previous session may still look at its token; it holds no timer.
             _sessionCts = new CancellationTokenSource();
             sessionToken = _sessionCts.Token;
             if (_online.Task.IsCompleted)
@@ -466,11 +470,6 @@ public sealed class CimClient : IAsyncDisposable
         }
 
         await QuitAsync(callRouteApi: true, swallowErrors: true, CancellationToken.None).ConfigureAwait(false);
-        lock (_gate)
-        {
-            _sessionCts.Dispose();
-        }
-
         if (_ownsHttp)
         {
             _http.Dispose();
@@ -515,8 +514,9 @@ public sealed class CimClient : IAsyncDisposable
         {
             // The session had already ended (expired or logged out elsewhere): nothing left to end.
         }
-        catch (Exception e) when (swallowErrors && e is CimApiException or OperationCanceledException)
+        catch (Exception e) when (swallowErrors)
         {
+            // Disposing must not throw: the local session is closed either way.
             Log.LogoutFailed(_logger, e);
         }
     }

@@ -20,6 +20,8 @@ public static class RedisKeys
     public static string User(long userId) => $"{P}user:{{u{userId}}}";
     /// <summary>String: the session id of the user's current login (absent after logout).</summary>
     public static string UserSession(long userId, string sessionId) => $"{P}user:{{u{userId}}}:session:{sessionId}";
+    /// <summary>Set of the user's session ids (may hold expired ones), so all of a user's sessions can be ended at once.</summary>
+    public static string UserSessions(long userId) => $"{P}user:{{u{userId}}}:sessions";
 
     // Routes and presence (written by IM servers, read by everyone).
     /// <summary>

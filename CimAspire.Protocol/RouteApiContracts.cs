@@ -103,3 +103,9 @@ public static class RouteApiPaths
     public const string AdminKickUser = "/api/admin/users/{userId}/kick";            // POST (X-Admin-Key)
     public const string AdminDrainServer = "/api/admin/servers/{serverId}/drain";    // POST (X-Admin-Key)
 }
+
+/// <summary>What an administrator's kick did: the servers told to drop the user and the sessions ended.</summary>
+public sealed record KickResponse(long UserId, IReadOnlyList<string> Servers, int SessionsEnded);
+
+/// <summary>A drain request sent to a server, with how many users it held when asked.</summary>
+public sealed record DrainResponse(string ServerId, int Users);

@@ -18,6 +18,9 @@ namespace CimAspire.ZooKeeper;
 public sealed class ZooKeeperClient : IAsyncDisposable, IConnectionOwner
 {
     private const int SetWatchesMaxPathBytes = 128 * 1024;
+
+    /// <summary>The server's default jute.maxbuffer: a longer request makes it drop the connection, so refuse it here.</summary>
+    private const int ServerMaxRequestBytes = 0xfffff;
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(3);
 
     private readonly ZooKeeperClientOptions _options;
@@ -43,6 +46,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable, IConnectionOwner
     private long _lastHeard;
 
     /// <summary>Creates a client; nothing happens on the network until <see cref="Start"/> or <see cref="ConnectAsync"/>.</summary>
+    /// <exception cref="FormatException">The connection string is malformed.</exception>
     public ZooKeeperClient(ZooKeeperClientOptions options, ILogger<ZooKeeperClient>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -445,6 +449,12 @@ public sealed class ZooKeeperClient : IAsyncDisposable, IConnectionOwner
 
     private async Task<T> SendAsync<T>(OpCode op, string path, JuteWriter request, ReplyParser<T> parser, CancellationToken cancellationToken)
     {
+        if (request.PayloadLength > ServerMaxRequestBytes)
+        {
+            throw new ArgumentException(
+                $"The {op} request for {path} is {request.PayloadLength} bytes; ZooKeeper servers refuse more than {ServerMaxRequestBytes} (jute.maxbuffer).");
+        }
+
         using var activity = ZooKeeperTelemetry.ActivitySource.StartActivity($"zookeeper {op}", ActivityKind.Client);
         activity?.SetTag("db.system.name", "zookeeper");
         activity?.SetTag("zookeeper.path", path);
@@ -550,6 +560,11 @@ public sealed class ZooKeeperClient : IAsyncDisposable, IConnectionOwner
             {
                 return;
             }
+            catch (Exception ex)
+            {
+                // Whatever went wrong with one attempt, the session loop must keep going: a dead loop would hang every caller.
+                Log.ConnectFailed(_logger, "(session loop)", 0, ex);
+            }
         }
     }
 
@@ -622,6 +637,8 @@ public sealed class ZooKeeperClient : IAsyncDisposable, IConnectionOwner
                 return connection;
             }
 
+            // State first, so anyone released by the signal already sees Connected (the health check does).
+            State = ZooKeeperConnectionState.Connected;
             _connection = connection;
             _connectedSignal.TrySetResult();
         }
@@ -679,11 +696,18 @@ public sealed class ZooKeeperClient : IAsyncDisposable, IConnectionOwner
     private void OnConnectionEnded(ZooKeeperConnection connection, Exception reason)
     {
         long sessionId;
+        bool wasConnected;
         lock (_sync)
         {
+            wasConnected = State == ZooKeeperConnectionState.Connected;
             if (_connection == connection)
             {
                 _connection = null;
+            }
+
+            if (wasConnected && !_closeRequested)
+            {
+                State = ZooKeeperConnectionState.Disconnected;
             }
 
             if (_connectedSignal.Task.IsCompleted && !_closeRequested)
@@ -701,7 +725,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable, IConnectionOwner
         }
 
         Log.ConnectionLost(_logger, connection.EndPoint.Host, connection.EndPoint.Port, sessionId, reason);
-        if (State != ZooKeeperConnectionState.Disconnected)
+        if (wasConnected)
         {
             SetState(ZooKeeperConnectionState.Disconnected, sessionId, false, reason.Message);
         }

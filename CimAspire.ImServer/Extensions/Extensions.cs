@@ -6,7 +6,6 @@ using CimAspire.ImServer.Registry;
 using CimAspire.ImServer.Sessions;
 using CimAspire.ImServer.Telemetry;
 using CimAspire.ImServer.Transport;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -35,7 +34,18 @@ public static class Extensions
         services.AddSingleton<ILocalDelivery>(sp => sp.GetRequiredService<LocalDelivery>());
         services.AddSingleton<ConnectionServices>();
         services.AddSingleton<ImServerPipeline>();
-        services.TryAddSingleton<IServerAnnouncer, NoRegistryAnnouncer>();
+
+        // Registered before the listener, so at shutdown the listener withdraws and drains before the registry client closes.
+        if (!string.IsNullOrEmpty(builder.Configuration.GetConnectionString("zookeeper")))
+        {
+            builder.AddZooKeeperClient("zookeeper");
+            builder.AddServerRegistrar();
+            services.AddSingleton<IServerAnnouncer, ZooKeeperAnnouncer>();
+        }
+        else
+        {
+            services.AddSingleton<IServerAnnouncer, NoRegistryAnnouncer>();
+        }
 
         // Hosted services stop in reverse order: the listener drains first, then the cursor writer flushes.
         services.AddSingleton<CursorWriter>();

@@ -19,7 +19,7 @@ public enum LoginOutcome
 /// </summary>
 public sealed partial class SessionRegistry(
     RouteStore routes,
-    MessageDispatcher dispatcher,
+    ServerInbox inbox,
     ServerIdentity identity,
     IOptions<ImServerOptions> options,
     TimeProvider time,
@@ -85,7 +85,9 @@ public sealed partial class SessionRegistry(
 
                 foreach (var server in claim.OtherServers)
                 {
-                    await dispatcher.KickAsync(server, [userId], replaced, cancellationToken);
+                    var batch = new ServerBatch();
+                    batch.Items.Add(new ServerDelivery { Kick = replaced, RecipientIds = { userId } });
+                    await inbox.PublishAsync(server, batch, cancellationToken);
                 }
             }
 

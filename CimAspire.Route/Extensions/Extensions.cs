@@ -1,12 +1,15 @@
+using CimAspire.Delivery;
 using CimAspire.Protocol;
 using CimAspire.Route.Accounts;
 using CimAspire.Route.Apis;
 using CimAspire.Route.Auth;
+using CimAspire.Route.Presence;
 using CimAspire.Route.Problems;
 using CimAspire.Route.Selection;
 using CimAspire.Route.Sessions;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace CimAspire.Route.Extensions;
@@ -17,17 +20,22 @@ public static class Extensions
     {
         var services = builder.Services;
         builder.AddRedisClient("redis");
+        builder.AddCimDelivery();
+        builder.AddZooKeeperClient("zookeeper");
+        builder.AddServerDirectory();
 
         services.AddOptions<CimSecretsOptions>().BindConfiguration(CimSecretsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RouteApiOptions>().BindConfiguration(RouteApiOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new AccessTokenCodec(sp.GetRequiredService<IOptions<CimSecretsOptions>>().Value.TokenKey));
 
         services.AddSingleton<AccountStore>();
         services.AddSingleton<SessionService>();
         services.AddSingleton<ServerProbe>();
         services.AddSingleton<ServerPicker>();
-        services.AddSingleton<IServerLoadSource, RedisServerLoadSource>();
+        services.AddSingleton<IServerLoadSource, ReportedServerLoad>();
+        services.AddSingleton<PresenceReader>();
+        services.AddHostedService<ServerDepartureWatcher>();
         services.AddSingleton<IServerSelectionStrategy>(sp => sp.GetRequiredService<IOptions<RouteApiOptions>>().Value.Strategy switch
         {
             ServerSelectionStrategy.RoundRobin => new RoundRobinStrategy(),
@@ -70,6 +78,10 @@ public static class Extensions
         app.MapDefaultEndpoints();
         app.MapAccountsApi();
         app.MapSessionsApi();
+        app.MapPresenceApi();
+        app.MapGroupsApi();
+        app.MapMessagesApi();
+        app.MapAdminApi();
         return app;
     }
 }

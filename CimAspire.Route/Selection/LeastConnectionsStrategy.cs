@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
-using System.Globalization;
-using CimAspire.Delivery;
+using CimAspire.Delivery.Routes;
 using CimAspire.ZooKeeper.Registry;
-using StackExchange.Redis;
 
 namespace CimAspire.Route.Selection;
 
@@ -12,23 +10,11 @@ public interface IServerLoadSource
     Task<IReadOnlyDictionary<string, long>> GetConnectionsAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>Reads <see cref="RedisKeys.ServerLoad"/> (one HGETALL; the hash holds one field per live server).</summary>
-public sealed class RedisServerLoadSource(IConnectionMultiplexer redis) : IServerLoadSource
+/// <summary>The load the IM servers report through the delivery core (<see cref="RouteStore.GetLoadsAsync"/>).</summary>
+public sealed class ReportedServerLoad(RouteStore routes) : IServerLoadSource
 {
-    public async Task<IReadOnlyDictionary<string, long>> GetConnectionsAsync(CancellationToken cancellationToken)
-    {
-        var entries = await redis.GetDatabase().HashGetAllAsync(RedisKeys.ServerLoad);
-        var load = new Dictionary<string, long>(entries.Length, StringComparer.Ordinal);
-        foreach (var entry in entries)
-        {
-            if (long.TryParse(entry.Value.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var connections))
-            {
-                load[entry.Name.ToString()] = connections;
-            }
-        }
-
-        return load;
-    }
+    public async Task<IReadOnlyDictionary<string, long>> GetConnectionsAsync(CancellationToken cancellationToken) =>
+        (await routes.GetLoadsAsync(cancellationToken)).ToDictionary(e => e.Key, e => (long)e.Value, StringComparer.Ordinal);
 }
 
 /// <summary>

@@ -24,7 +24,14 @@ public sealed class SessionService(IConnectionMultiplexer redis, AccessTokenCode
     public async Task<IssuedToken> StartAsync(long userId, string userName, string serverId)
     {
         var sessionId = NewSessionId();
-        await redis.GetDatabase().StringSetAsync(RedisKeys.UserSession(userId, sessionId), serverId, Lifetime);
+        var db = redis.GetDatabase();
+        // Both keys carry the user's hash tag, so this transaction is valid on Redis Cluster too. Every session lives
+        // equally long, so the index expires with the newest session.
+        var transaction = db.CreateTransaction();
+        _ = transaction.StringSetAsync(RedisKeys.UserSession(userId, sessionId), serverId, Lifetime);
+        _ = transaction.SetAddAsync(RedisKeys.UserSessions(userId), sessionId);
+        _ = transaction.KeyExpireAsync(RedisKeys.UserSessions(userId), Lifetime);
+        await transaction.ExecuteAsync();
         return Issue(userId, userName, serverId, sessionId);
     }
 
@@ -32,15 +39,38 @@ public sealed class SessionService(IConnectionMultiplexer redis, AccessTokenCode
     public async Task<IssuedToken?> RenewAsync(long userId, string userName, string sessionId, string serverId)
     {
         // XX: a logout that raced this refresh wins; the session is not brought back to life.
-        var renewed = await redis.GetDatabase().StringSetAsync(RedisKeys.UserSession(userId, sessionId), serverId, Lifetime, When.Exists);
-        return renewed ? Issue(userId, userName, serverId, sessionId) : null;
+        var db = redis.GetDatabase();
+        var renewed = await db.StringSetAsync(RedisKeys.UserSession(userId, sessionId), serverId, Lifetime, When.Exists);
+        if (!renewed)
+        {
+            return null;
+        }
+
+        await db.KeyExpireAsync(RedisKeys.UserSessions(userId), Lifetime);
+        return Issue(userId, userName, serverId, sessionId);
     }
 
     public async Task<bool> IsActiveAsync(long userId, string sessionId) =>
         await redis.GetDatabase().KeyExistsAsync(RedisKeys.UserSession(userId, sessionId));
 
-    public async Task<bool> EndAsync(long userId, string sessionId) =>
-        await redis.GetDatabase().KeyDeleteAsync(RedisKeys.UserSession(userId, sessionId));
+    public async Task<bool> EndAsync(long userId, string sessionId)
+    {
+        var db = redis.GetDatabase();
+        var ended = db.KeyDeleteAsync(RedisKeys.UserSession(userId, sessionId));
+        var unindexed = db.SetRemoveAsync(RedisKeys.UserSessions(userId), sessionId);
+        await Task.WhenAll(ended, unindexed);
+        return await ended;
+    }
+
+    /// <summary>Ends every session of the user (an administrator's kick); returns how many were still active.</summary>
+    public async Task<int> EndAllAsync(long userId)
+    {
+        var db = redis.GetDatabase();
+        var sessionIds = await db.SetMembersAsync(RedisKeys.UserSessions(userId));
+        var ended = await Task.WhenAll(sessionIds.Select(id => db.KeyDeleteAsync(RedisKeys.UserSession(userId, id.ToString()))));
+        await db.SetRemoveAsync(RedisKeys.UserSessions(userId), sessionIds);
+        return ended.Count(e => e);
+    }
 
     private IssuedToken Issue(long userId, string userName, string serverId, string sessionId)
     {

@@ -67,6 +67,19 @@ public sealed class AppHostModelTests
         Assert.Contains("auto, container, local", message);
     }
 
+    [Fact]
+    public async Task LocalModeWithoutZooKeeperInstalledFailsAtStartupNamingTheInstallCommand()
+    {
+        await using var builder = await CreateBuilderAsync("local", "--Cim:ZooKeeper:ClassPath=/nonexistent/zookeeper.jar");
+        await using var app = await builder.BuildAsync().WaitAsync(Timeout);
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync().WaitAsync(Timeout));
+
+        var message = error.GetBaseException().Message;
+        Assert.Contains("/nonexistent/zookeeper.jar", message);
+        Assert.Contains("sudo apt-get install -y redis-server zookeeper", message);
+    }
+
     [Theory]
     [InlineData("local")]
     [InlineData("container")]

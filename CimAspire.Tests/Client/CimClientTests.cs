@@ -11,6 +11,7 @@ public sealed class CimClientTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private readonly List<CimClient> _clients = [];
+    private readonly List<IDisposable> _disposables = [];
     private FakeCluster _cluster = null!;
 
     public async Task InitializeAsync() => _cluster = await FakeCluster.StartAsync(servers: 2);
@@ -20,6 +21,11 @@ public sealed class CimClientTests : IAsyncLifetime
         foreach (var client in _clients)
         {
             await client.DisposeAsync().AsTask().WaitAsync(Timeout);
+        }
+
+        foreach (var disposable in _disposables)
+        {
+            disposable.Dispose();
         }
 
         await _cluster.DisposeAsync();
@@ -353,6 +359,67 @@ public sealed class CimClientTests : IAsyncLifetime
 
         await bobProbe.WaitForStateAsync(ConnectionState.Failed);
         Assert.Equal(2, _cluster.Route!.Refreshes.Count());
+    }
+
+    [Fact]
+    public async Task A_server_that_stops_answering_pings_is_left_for_another()
+    {
+        foreach (var s in _cluster.Servers)
+        {
+            s.PingIntervalMs = 100;
+        }
+
+        var (bob, bobProbe) = await OnlineAsync("bob");
+        var hung = _cluster.ServerOf(bob.UserId)!;
+        hung.Mute = true;
+
+        await bobProbe.WaitAsync(() => bobProbe.States.Count(s => s == ConnectionState.Online) == 2);
+        Assert.NotEqual(hung.ServerId, bob.Server!.ServerId);
+        Assert.Contains(_cluster.Route!.Refreshes, r => r.AvoidServerId == hung.ServerId);
+    }
+
+    [Fact]
+    public async Task A_read_receipt_marked_while_reconnecting_is_sent_once_back_online()
+    {
+        var (alice, _) = await OnlineAsync("alice");
+        var (bob, bobProbe) = await OnlineAsync("bob");
+        var sent = await alice.SendAsync(new Target { UserId = bob.UserId }, "read later").WaitAsync(Timeout);
+        await bobProbe.WaitForMessagesAsync(1);
+        var server = _cluster.ServerOf(bob.UserId)!;
+
+        server.Kill();
+        await bobProbe.WaitForStateAsync(ConnectionState.Reconnecting);
+        await bob.MarkReadAsync(sent.ConversationId, sent.Seq).WaitAsync(Timeout);
+        await bobProbe.WaitAsync(() => bobProbe.States.Count(s => s == ConnectionState.Online) == 2);
+
+        await WaitUntilAsync(() => _cluster.ReadSeq(bob.UserId, sent.ConversationId) == sent.Seq);
+    }
+
+    [Fact]
+    public async Task Many_clients_in_one_process_share_an_http_client_and_each_get_a_room_message_once()
+    {
+        const int Count = 100;
+        var http = new HttpClient();
+        _disposables.Add(http);
+        var clients = new List<(CimClient Client, ClientProbe Probe)>();
+        for (var i = 0; i < Count; i++)
+        {
+            var client = new CimClient(new TestOptions().Build(_cluster.RouteUri), http);
+            _clients.Add(client);
+            clients.Add((client, new ClientProbe(client)));
+        }
+
+        await Task.WhenAll(clients.Select(async (c, i) =>
+        {
+            await c.Client.RegisterAsync($"load{i}", "pw");
+            await c.Client.LoginAsync($"load{i}", "pw");
+        })).WaitAsync(TimeSpan.FromSeconds(60));
+
+        var sent = await clients[0].Client.SendAsync(new Target { GroupId = 0 }, "to all").WaitAsync(Timeout);
+
+        await Task.WhenAll(clients.Skip(1).Select(c => c.Probe.WaitForMessagesAsync(1, TimeSpan.FromSeconds(30))));
+        Assert.All(clients.Skip(1), c => Assert.Equal(sent.ServerMsgId, Assert.Single(c.Probe.Messages).ServerMsgId));
+        Assert.Equal(Count, _cluster.OnlineUsers().Count());
     }
 
     [Fact]

@@ -24,6 +24,8 @@ public sealed class RouteApiFactory(RedisProcess redis, TestServerDirectory dire
     {
         builder.UseEnvironment("Development");
         builder.UseSetting("ConnectionStrings:redis", redis.ConnectionString);
+        // The test feeds the server directory itself; the ZooKeeper client points at a port where nothing listens.
+        builder.UseSetting("ConnectionStrings:zookeeper", $"127.0.0.1:{TestPorts.GetFreePort()}");
         builder.UseSetting("Cim:TokenKey", TokenKey);
         builder.UseSetting("Cim:AdminKey", AdminKey);
         // Fewer PBKDF2 rounds keep the suite fast on a shared machine; the code path is the production one.

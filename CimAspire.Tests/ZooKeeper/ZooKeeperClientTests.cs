@@ -64,6 +64,7 @@ public class ZooKeeperClientTests(ZooKeeperServerFixture fixture) : IClassFixtur
         await Assert.ThrowsAsync<ArgumentException>(() => client.CreateAsync("relative", ReadOnlyMemory<byte>.Empty));
         await Assert.ThrowsAsync<ArgumentException>(() => client.GetDataAsync("/a//b"));
         await Assert.ThrowsAsync<ArgumentException>(() => client.ExistsAsync("/a/../b"));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.SetDataAsync(path, new byte[2 * 1024 * 1024]));
         Assert.NotNull(await client.ExistsAsync(path).WaitAsync(TestTimeout));
     }
 

@@ -109,7 +109,8 @@ internal sealed class ZooKeeperConnection
     {
         _owner = owner;
         _ = Task.Run(ReadLoopAsync);
-        _ = Task.Run(() => PingLoopAsync(readTimeout, pingInterval));
+        var pinger = new Thread(() => PingLoop(readTimeout, pingInterval)) { IsBackground = true, Name = "ZooKeeper ping" };
+        pinger.Start();
     }
 
     /// <summary>
@@ -249,15 +250,19 @@ internal sealed class ZooKeeperConnection
         request.Complete(header.Error, ref reader);
     }
 
-    private async Task PingLoopAsync(TimeSpan readTimeout, TimeSpan pingInterval)
+    /// <summary>
+    /// Pings and enforces the read timeout on a dedicated thread: a starved thread pool must not delay pings until the
+    /// server expires a healthy session (a failure seen in another .NET client).
+    /// </summary>
+    private void PingLoop(TimeSpan readTimeout, TimeSpan pingInterval)
     {
         var tick = TimeSpan.FromMilliseconds(Math.Clamp(pingInterval.TotalMilliseconds / 4, 20, 1000));
         var ping = Records.PingFrame();
+        var stopped = _stop.Token.WaitHandle;
         try
         {
-            while (!_stop.IsCancellationRequested)
+            while (!stopped.WaitOne(tick))
             {
-                await Task.Delay(tick, _stop.Token);
                 var now = Environment.TickCount64;
                 var silent = now - LastReceived;
                 if (silent > readTimeout.TotalMilliseconds)
@@ -266,19 +271,21 @@ internal sealed class ZooKeeperConnection
                     return;
                 }
 
-                if (now - Interlocked.Read(ref _lastSent) >= pingInterval.TotalMilliseconds)
+                if (now - Interlocked.Read(ref _lastSent) < pingInterval.TotalMilliseconds)
                 {
-                    await _writeLock.WaitAsync(_stop.Token);
-                    try
-                    {
-                        // Pings always carry xid -2 and stay out of the pending FIFO (a positive xid leaks the server's throttle count).
-                        await Stream.WriteAsync(ping, _stop.Token);
-                        Interlocked.Exchange(ref _lastSent, Environment.TickCount64);
-                    }
-                    finally
-                    {
-                        _writeLock.Release();
-                    }
+                    continue;
+                }
+
+                _writeLock.Wait(_stop.Token);
+                try
+                {
+                    // Pings always carry xid -2 and stay out of the pending FIFO (a positive xid leaks the server's throttle count).
+                    Stream.Write(ping.Span);
+                    Interlocked.Exchange(ref _lastSent, Environment.TickCount64);
+                }
+                finally
+                {
+                    _writeLock.Release();
                 }
             }
         }

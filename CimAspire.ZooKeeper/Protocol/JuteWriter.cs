@@ -42,11 +42,6 @@ internal sealed class JuteWriter
         value.CopyTo(Grow(value.Length));
     }
 
-    public void WriteNullBuffer()
-    {
-        WriteInt(-1);
-    }
-
     public void WriteString(string? value)
     {
         if (value is null)

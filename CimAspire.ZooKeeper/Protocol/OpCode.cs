@@ -3,7 +3,6 @@ namespace CimAspire.ZooKeeper.Protocol;
 /// <summary>The request types this client sends (ZooDefs.OpCode).</summary>
 internal enum OpCode
 {
-    Create = 1,
     Delete = 2,
     Exists = 3,
     GetData = 4,

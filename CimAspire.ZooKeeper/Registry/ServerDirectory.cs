@@ -27,6 +27,7 @@ public sealed class ServerDirectory : IServerDirectory, IHostedService, IAsyncDi
     private ServerRegistration[] _servers = [];
     private Task? _loop;
 
+    /// <summary>Creates a directory of the root in <paramref name="options"/>; it watches once started (<see cref="Start"/> or as a hosted service).</summary>
     public ServerDirectory(ZooKeeperClient client, IOptions<ServerRegistryOptions> options, ILogger<ServerDirectory>? logger = null)
     {
         _client = client;
@@ -76,6 +77,7 @@ public sealed class ServerDirectory : IServerDirectory, IHostedService, IAsyncDi
         return StopAsync();
     }
 
+    /// <summary>Stops watching.</summary>
     public async ValueTask DisposeAsync()
     {
         await StopAsync();

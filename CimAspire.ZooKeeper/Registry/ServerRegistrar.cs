@@ -29,6 +29,7 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
     private Task? _loop;
     private long _registeredSession;
 
+    /// <summary>Creates a registrar on <paramref name="client"/> for the root in <paramref name="options"/>; nothing is registered until <see cref="RegisterAsync"/>.</summary>
     public ServerRegistrar(ZooKeeperClient client, IOptions<ServerRegistryOptions> options, ILogger<ServerRegistrar>? logger = null)
     {
         _client = client;
@@ -151,6 +152,7 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
         return DeregisterAsync(cancellationToken);
     }
 
+    /// <summary>Deregisters (bounded to 5 s).</summary>
     public async ValueTask DisposeAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));

@@ -45,6 +45,9 @@ public sealed class FakeImServer : IAsyncDisposable
     /// <summary>Do not deliver stored messages to recipients (they must sync).</summary>
     public bool SuppressDelivery { get; set; }
 
+    /// <summary>Answer nothing after login (no pongs, no acks) while keeping connections open, like a hung process.</summary>
+    public bool Mute { get; set; }
+
     /// <summary>Every frame received, with the user that sent it (0 before login).</summary>
     public ConcurrentQueue<(long UserId, Envelope Frame)> Received { get; } = new();
 
@@ -197,6 +200,11 @@ public sealed class FakeImServer : IAsyncDisposable
                     ServerTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 },
             });
+            return;
+        }
+
+        if (Mute)
+        {
             return;
         }
 

@@ -46,6 +46,7 @@ public sealed class ChatPageBrowserTests(FakeWebHost host) : IClassFixture<FakeW
         Assert.True(connection.Sends.TryPeek(out var send));
         Assert.Equal("first line\nsecond line :tada:", send.Text);
         Assert.Equal(2, send.To.UserId);
+        await page.ScreenshotAsync(new() { Path = Chromium.ScreenshotPath("chat-fake-session.png") }).WaitAsync(Timeout);
         await page.Context.CloseAsync();
     }
 
