@@ -89,6 +89,8 @@ public sealed class PersistedScenario : ClusterScenario
     /// <summary>Waits for what is still in flight, then one sync round for anything a lost notification left behind.</summary>
     internal static async Task Tail(StoredTraffic traffic, CancellationToken ct)
     {
+        // Acks first (a send still unacknowledged is judged neither way), then deliveries.
+        await Load.WaitForAsync(traffic.AllSettled, TimeSpan.FromSeconds(15), ct);
         if (!await Load.WaitForAsync(traffic.Checker.AllCaughtUp, TimeSpan.FromSeconds(15), ct))
         {
             traffic.SyncEverything();

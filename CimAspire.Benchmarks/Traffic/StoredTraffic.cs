@@ -145,6 +145,8 @@ public sealed class StoredTraffic
         }
     }
 
+    public bool AllSettled() => Enumerable.Range(0, _clients.Length).All(IsSettled);
+
     /// <summary>Asks every client to sync every conversation it knows, to pick up anything a lost notification left behind.</summary>
     public void SyncEverything()
     {
