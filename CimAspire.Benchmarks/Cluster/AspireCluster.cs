@@ -133,7 +133,7 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
         IReadOnlyList<WatchedProcess> processes = _replicas.Values
             .Where(r => r.Pid > 0 && Array.IndexOf(order, r.ResourceName) >= 0)
             .OrderBy(r => Array.IndexOf(order, r.ResourceName)).ThenBy(r => r.ReplicaId, StringComparer.Ordinal)
-            .Select(r => new WatchedProcess(ShortName(r), r.Pid))
+            .Select(r => new WatchedProcess(ShortName(r), ProcessTree.Service(r.Pid)))
             .ToList();
         return Task.FromResult(processes);
     }
@@ -153,7 +153,7 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
     {
         foreach (var (replicaId, pid) in Replicas(ImServerResource))
         {
-            if (ProcessSockets.ListensOn(pid, port))
+            if (ProcessSockets.ListensOn(ProcessTree.Service(pid), port))
             {
                 return (replicaId, pid);
             }
@@ -179,14 +179,15 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
     public async Task ExpireImServerSessionAsync(string serverId, CancellationToken cancellationToken)
     {
         var replica = FindImServer(serverId) ?? throw new InvalidOperationException($"No running IM server replica has id {serverId}.");
-        ProcessSignals.Send(replica.Pid, ProcessSignals.SigStop);
+        var service = ProcessTree.Service(replica.Pid);
+        ProcessSignals.Send(service, ProcessSignals.SigStop);
         try
         {
             await Task.Delay(SessionExpiryPause, cancellationToken);
         }
         finally
         {
-            ProcessSignals.Send(replica.Pid, ProcessSignals.SigCont);
+            ProcessSignals.Send(service, ProcessSignals.SigCont);
         }
     }
 
@@ -261,9 +262,11 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
             _stoppedReplicas.Add(replica.ReplicaId);
         }
 
-        ProcessSignals.Send(replica.Pid, ProcessSignals.SigKill);
+        // The service itself dies as in a crash; a dotnet-run host above it then exits too.
+        var service = ProcessTree.Service(replica.Pid);
+        ProcessSignals.Send(service, ProcessSignals.SigKill);
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (ProcessSampler.ReadCpuTicks(replica.Pid) is not null && DateTime.UtcNow < deadline)
+        while (ProcessSampler.ReadCpuTicks(service) is not null && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20, cancellationToken);
         }

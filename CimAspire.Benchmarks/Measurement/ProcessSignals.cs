@@ -77,3 +77,51 @@ public static class ProcessSockets
         return result;
     }
 }
+
+/// <summary>
+/// The service process behind an orchestrator's process id: Aspire may start a project through <c>dotnet run</c>,
+/// whose child is the service; figures and faults must be about the child.
+/// </summary>
+public static class ProcessTree
+{
+    public static int Service(int processId)
+    {
+        var current = processId;
+        for (var depth = 0; depth < 3; depth++)
+        {
+            var children = Children(current);
+            if (children.Count == 0)
+            {
+                return current;
+            }
+
+            current = children.OrderByDescending(c => ProcessSampler.ReadRss(c) ?? 0).First();
+        }
+
+        return current;
+    }
+
+    public static IReadOnlyList<int> Children(int processId)
+    {
+        var result = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{processId}/task"))
+            {
+                var text = File.ReadAllText(Path.Combine(task, "children"));
+                foreach (var part in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (int.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var child))
+                    {
+                        result.Add(child);
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return result;
+    }
+}

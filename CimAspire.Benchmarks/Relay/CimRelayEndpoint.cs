@@ -23,6 +23,10 @@ public sealed class CimRelayEndpoint : IRelayEndpoint
 
     public Action<ReadOnlyMemory<byte>, string>? Refused { get; set; }
 
+    public bool ConfirmsSends => true;
+
+    public Action<ReadOnlyMemory<byte>, bool>? Confirmed { get; set; }
+
     public ValueTask SendAsync(int partner, ReadOnlyMemory<byte> body)
     {
         var request = new Envelope
@@ -43,7 +47,12 @@ public sealed class CimRelayEndpoint : IRelayEndpoint
             {
                 Refused?.Invoke(sent.Memory, "connection closed");
             }
-            else if (reply.BodyCase != Envelope.BodyOneofCase.SendAck)
+            else if (reply.BodyCase == Envelope.BodyOneofCase.SendAck)
+            {
+                // Transient messages go to online recipients only: the ack says whether there was one.
+                Confirmed?.Invoke(sent.Memory, reply.SendAck.OnlineRecipients > 0);
+            }
+            else
             {
                 Refused?.Invoke(sent.Memory, reply.BodyCase == Envelope.BodyOneofCase.Error ? reply.Error.Code.ToString() : reply.BodyCase.ToString());
             }

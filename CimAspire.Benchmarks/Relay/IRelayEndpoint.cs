@@ -14,4 +14,11 @@ public interface IRelayEndpoint : IAsyncDisposable
 
     /// <summary>Called with the body of a message the server refused (it will never arrive).</summary>
     Action<ReadOnlyMemory<byte>, string>? Refused { get; set; }
+
+    /// <summary>Whether the server confirms each send (then <see cref="Confirmed"/> says whether it must arrive);
+    /// otherwise a written message must arrive.</summary>
+    bool ConfirmsSends { get; }
+
+    /// <summary>Called when the server confirmed a send, with whether the recipient was online (only then must it arrive).</summary>
+    Action<ReadOnlyMemory<byte>, bool>? Confirmed { get; set; }
 }

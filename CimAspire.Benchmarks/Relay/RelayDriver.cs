@@ -34,7 +34,8 @@ public static class RelayDriver
         {
             var id = checker.RegisterStream();
             Debug.Assert(id == i, "stream ids are the endpoint indexes");
-            slots[i] = new SemaphoreSlim(window, window);
+            // No maximum: a message the server called undeliverable frees its slot, and may still arrive and free it again.
+            slots[i] = new SemaphoreSlim(window);
         }
 
         long delivered = 0;
@@ -58,6 +59,24 @@ public static class RelayDriver
 
                 if (outcome is DeliveryOutcome.InOrder or DeliveryOutcome.OutOfOrder)
                 {
+                    slots[stamp.StreamId].Release();
+                }
+            };
+            endpoints[i].Confirmed = (body, recipientOnline) =>
+            {
+                if (!MessageStamp.TryRead(body.Span, out var stamp) || stamp.StreamId >= count)
+                {
+                    return;
+                }
+
+                if (recipientOnline)
+                {
+                    checker.Acknowledged(stamp.StreamId, stamp.Sequence);
+                }
+                else
+                {
+                    // Not an error of the system: it may drop a transient message for a recipient it did not see online.
+                    result.CountError("recipient not online yet (transient dropped by design)");
                     slots[stamp.StreamId].Release();
                 }
             };
@@ -108,6 +127,7 @@ public static class RelayDriver
         {
             endpoint.Received = null;
             endpoint.Refused = null;
+            endpoint.Confirmed = null;
         }
     }
 
@@ -140,7 +160,10 @@ public static class RelayDriver
             try
             {
                 await endpoint.SendAsync(partner, body);
-                checker.Acknowledged(stream, seq);
+                if (!endpoint.ConfirmsSends)
+                {
+                    checker.Acknowledged(stream, seq);
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

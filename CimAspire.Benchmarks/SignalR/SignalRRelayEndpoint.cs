@@ -23,6 +23,11 @@ public sealed class SignalRRelayEndpoint : IRelayEndpoint
     /// <summary>Never called: the hub has no per-message refusal.</summary>
     public Action<ReadOnlyMemory<byte>, string>? Refused { get; set; }
 
+    public bool ConfirmsSends => false;
+
+    /// <summary>Never called: the hub confirms nothing.</summary>
+    public Action<ReadOnlyMemory<byte>, bool>? Confirmed { get; set; }
+
     public string ConnectionId => _connection.ConnectionId ?? throw new InvalidOperationException("Not connected.");
 
     public static async Task<SignalRRelayEndpoint[]> ConnectAsync(Uri hubUrl, int count, CancellationToken cancellationToken)

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using CimAspire.Benchmarks.Cli;
+using CimAspire.Benchmarks.Cluster;
+using CimAspire.Benchmarks.Measurement;
+using CimAspire.Benchmarks.Results;
+using CimAspire.Benchmarks.Wire;
+
+namespace CimAspire.Benchmarks.Scenarios;
+
+/// <summary>
+/// Scenario 4: N authenticated idle connections on one IM server, spread over loopback source addresses, pinging as
+/// the server asks; the server's resident memory growth divided by N. Every connection must still be open at the end.
+/// </summary>
+public sealed class IdleDensityScenario : ClusterScenario
+{
+    public override string Name => ScenarioNames.Idle;
+
+    protected override async Task RunAsync(
+        ScenarioContext context, ICimCluster cluster, UserFactory users, ScenarioResult result, List<BenchClient> clients, Func<Task> startSampling)
+    {
+        var o = context.Options;
+        var ct = context.CancellationToken;
+        var wanted = o.ConnectionsOr(100_000, 200);
+        var limit = FileLimit.Raise();
+        var count = (int)Math.Min(wanted, Math.Max(2, limit - 2_000));
+        if (count < wanted)
+        {
+            result.Notes.Add($"ran {count} connections, not {wanted}: this process may open {limit} files");
+        }
+
+        var addresses = o.LoopbackAddresses ?? Math.Max(1, (count / 25_000) + 1);
+        var hold = o.DurationOr(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2));
+        result.Unit = "connections";
+        result.Parameters["connections"] = Text(count);
+        result.Parameters["addresses"] = Text(addresses);
+
+        var server = users.Servers[0];
+        var processes = await cluster.GetProcessesAsync(ct);
+        var serverProcess = processes.FirstOrDefault(p => p.Name.StartsWith(AspireCluster.ImServerResource, StringComparison.Ordinal)
+            && cluster is AspireCluster a && a.FindImServerByPort(server.Port) is { } r && ProcessTree.Service(r.Pid) == p.ProcessId);
+        var before = serverProcess is null ? null : ProcessSampler.ReadRss(serverProcess.ProcessId);
+
+        var accounts = await users.CreateUsersAsync(Name, count, _ => server, ct);
+        await startSampling();
+        var started = Stopwatch.GetTimestamp();
+        var connected = await ClientFleet.ConnectAsync(accounts, null, addresses, 256, ct);
+        clients.AddRange(connected);
+        result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        result.Metrics["connect+login per second"] = count / result.Seconds;
+
+        // Heartbeats as the server asked at login, for the holding time.
+        var pingEvery = TimeSpan.FromMilliseconds(Math.Max(500, connected[0].Connection.Login!.PingIntervalMs / 2));
+        var holdUntil = Stopwatch.GetTimestamp() + (long)(hold.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < holdUntil)
+        {
+            var now = Stopwatch.GetTimestamp();
+            foreach (var c in connected)
+            {
+                if (Stopwatch.GetElapsedTime(c.Connection.LastWriteTimestamp, now) >= pingEvery)
+                {
+                    c.Connection.Ping();
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
+        }
+
+        var open = connected.Count(c => c.Connection.IsOpen);
+        result.Operations = open;
+        result.Metrics["open at the end"] = open;
+        if (open < count)
+        {
+            result.Failure = $"{count - open} of {count} idle connections were closed by the server";
+        }
+
+        if (serverProcess is not null && before is { } b && ProcessSampler.ReadRss(serverProcess.ProcessId) is { } after)
+        {
+            result.Metrics["server RSS growth bytes per connection"] = (after - b) / (double)count;
+        }
+        else
+        {
+            result.Notes.Add("the server process is unknown to the harness (target mode): no memory per connection");
+        }
+    }
+}
+
+/// <summary>
+/// Scenario 5: N connected clients lose their connections at once; each asks the route API for a server again with its
+/// token (refresh), connects and logs in. Reconnects per second from the drop until the last one is in.
+/// </summary>
+public sealed class ReconnectStormScenario : ClusterScenario
+{
+    public override string Name => ScenarioNames.Reconnect;
+
+    protected override async Task RunAsync(
+        ScenarioContext context, ICimCluster cluster, UserFactory users, ScenarioResult result, List<BenchClient> clients, Func<Task> startSampling)
+    {
+        var o = context.Options;
+        var ct = context.CancellationToken;
+        var limit = FileLimit.Raise();
+        var wanted = o.ConnectionsOr(10_000, 100);
+        var count = (int)Math.Min(wanted, Math.Max(2, (limit / 2) - 2_000));
+        if (count < wanted)
+        {
+            result.Notes.Add($"ran {count} clients, not {wanted}: this process may open {limit} files");
+        }
+
+        var addresses = o.LoopbackAddresses ?? Math.Max(1, (count / 20_000) + 1);
+        result.Unit = "reconnects";
+        result.Parameters["connections"] = Text(count);
+        var servers = users.Servers;
+        var accounts = await users.CreateUsersAsync(Name, count, i => servers[i % servers.Count], ct);
+        var first = await ClientFleet.ConnectAsync(accounts, null, addresses, 256, ct);
+        foreach (var c in first)
+        {
+            await c.Connection.DisposeAsync();
+        }
+
+        await startSampling();
+        var started = Stopwatch.GetTimestamp();
+        var again = new BenchClient?[count];
+        var failures = 0;
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = ct }, async (i, token) =>
+        {
+            try
+            {
+                var user = await users.RefreshAsync(accounts[i], null, token);
+                var connection = await WireConnection.ConnectAndLoginAsync(
+                    user.Endpoint, ClientFleet.SourceAddress(i, addresses), user.Token, "bench", ClientFleet.LoginTimeout, token);
+                again[i] = new BenchClient(user, connection);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref failures);
+                result.CountError("reconnect failed: " + e.GetType().Name);
+            }
+        });
+        result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        clients.AddRange(again.Where(c => c is not null)!);
+        result.Operations = count - failures;
+        if (failures > 0)
+        {
+            result.Failure = $"{failures} of {count} clients could not reconnect";
+        }
+    }
+}
+
+/// <summary>Raises this process's open-file limit as far as allowed (servers started afterwards inherit it).</summary>
+public static partial class FileLimit
+{
+    private const int RlimitNofile = 7;
+
+    public static long Raise(long wanted = 1_048_576)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return 1024;
+        }
+
+        var current = new RLimit();
+        if (GetRLimit(RlimitNofile, ref current) != 0)
+        {
+            return 1024;
+        }
+
+        var target = new RLimit { Current = (ulong)wanted, Max = Math.Max(current.Max, (ulong)wanted) };
+        if (SetRLimit(RlimitNofile, ref target) != 0)
+        {
+            // Without the privilege to raise the hard limit, take the soft limit up to it.
+            target = new RLimit { Current = current.Max, Max = current.Max };
+            SetRLimit(RlimitNofile, ref target);
+        }
+
+        GetRLimit(RlimitNofile, ref current);
+        return (long)current.Current;
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct RLimit
+    {
+        public ulong Current;
+        public ulong Max;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "getrlimit")]
+    private static partial int GetRLimit(int resource, ref RLimit limit);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "setrlimit")]
+    private static partial int SetRLimit(int resource, ref RLimit limit);
+}
