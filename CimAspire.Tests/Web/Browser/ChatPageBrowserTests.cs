@@ -164,7 +164,7 @@ public sealed class ChatPageBrowserTests(FakeWebHost host) : IClassFixture<FakeW
         await Expect(page.GetByTestId("typing-indicator")).ToHaveTextAsync("bob is typing…").WaitAsync(Timeout);
         await Expect(page.GetByTestId("online-user")).ToHaveCountAsync(3).WaitAsync(Timeout);
         await Expect(page.GetByTestId("message-text").Last).ToHaveTextAsync("Try it: <b>markup</b> stays text.").WaitAsync(Timeout);
-        await page.ScreenshotAsync(new() { Path = Chromium.ScreenshotPath("chat.png") }).WaitAsync(Timeout);
+        await page.ScreenshotAsync(new() { Path = Chromium.ScreenshotPath("chat-page-fake-session.png") }).WaitAsync(Timeout);
         await page.Context.CloseAsync();
     }
 }
