@@ -102,7 +102,7 @@ public sealed class ClientClusterTests(ClusterFixture cluster) : IAsyncLifetime
         var (bob, bobProbe) = await OnlineAsync("bob");
         var to = new Target { UserId = bob.UserId };
         var lostServer = bob.Server!.ServerId;
-        var replica = ReplicaOf(lostServer);
+        var replica = cluster.FindImServerReplica(lostServer);
         var before = await alice.SendAsync(to, "before").WaitAsync(Timeout);
         await bobProbe.WaitAsync(() => bobProbe.Messages.Any(m => m.ServerMsgId == before.ServerMsgId), Timeout);
 
@@ -164,30 +164,5 @@ public sealed class ClientClusterTests(ClusterFixture cluster) : IAsyncLifetime
         await client.RegisterAsync(name, "cluster-password").WaitAsync(Timeout);
         await client.LoginAsync(name, "cluster-password").WaitAsync(Timeout);
         return (client, probe);
-    }
-
-    /// <summary>The Aspire replica whose process (or a child of it) is the IM server with this id (<c>im-host-pid-xxxxxx</c>).</summary>
-    private ReplicaInstance ReplicaOf(string serverId)
-    {
-        var parts = serverId.Split('-');
-        var pid = int.Parse(parts[^2], System.Globalization.CultureInfo.InvariantCulture);
-        var replicas = cluster.GetImServerReplicas();
-        for (var current = pid; current > 1; current = ParentOf(current))
-        {
-            if (replicas.FirstOrDefault(r => r.ProcessId == current) is { } replica)
-            {
-                return replica;
-            }
-        }
-
-        throw new InvalidOperationException($"No IM server replica runs server {serverId} (replicas: {string.Join(", ", replicas)}).");
-    }
-
-    private static int ParentOf(int pid)
-    {
-        // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces, so read after the last ')'.
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using System.Globalization;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
@@ -116,6 +117,38 @@ public sealed class ClusterFixture : IAsyncLifetime
             .Select(current => (current.ResourceId, Pid: ProcessIdOf(current.Snapshot)))
             .Where(replica => replica.Pid is not null)
             .Select(replica => new ReplicaInstance(replica.ResourceId, replica.Pid!.Value))];
+
+    /// <summary>
+    /// The IM server replica running the server with this id. A server id is <c>im-{host}-{pid}-{random}</c>; Aspire
+    /// knows the process it started (<c>dotnet run</c>), so walk up from the server's pid to a replica's process.
+    /// </summary>
+    public ReplicaInstance FindImServerReplica(string serverId)
+    {
+        var parts = serverId.Split('-');
+        if (parts.Length < 4 || !int.TryParse(parts[^2], NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+        {
+            throw new ArgumentException($"'{serverId}' is not an IM server id of the form im-host-pid-suffix.", nameof(serverId));
+        }
+
+        var replicas = GetImServerReplicas();
+        for (var current = pid; current > 1; current = ParentProcessOf(current))
+        {
+            if (replicas.FirstOrDefault(replica => replica.ProcessId == current) is { } replica)
+            {
+                return replica;
+            }
+        }
+
+        throw new InvalidOperationException($"No IM server replica runs process {pid}: {string.Join(", ", replicas)}");
+    }
+
+    private static int ParentProcessOf(int pid)
+    {
+        // Linux /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return int.Parse(fields[1], CultureInfo.InvariantCulture);
+    }
 
     /// <summary>Kills a replica abruptly (SIGKILL to its whole process tree) and waits until Aspire sees it stopped.</summary>
     public async Task KillReplicaAsync(string replicaResourceName, CancellationToken cancellationToken = default)

@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using CimAspire.Protocol;
+using Google.Protobuf;
 using CimAspire.Tests.Cluster;
 
 namespace CimAspire.Tests.Route;
@@ -18,23 +20,86 @@ public sealed class RouteClusterTests(ClusterFixture cluster)
         return await response.ReadAsync<ClusterOverviewDto>();
     }
 
+    /// <summary>Asks for the cluster overview until it satisfies <paramref name="condition"/> (bounded).</summary>
+    private async Task<ClusterOverviewDto> WaitForOverviewAsync(HttpClient http, Func<ClusterOverviewDto, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + RouteApiTestExtensions.Timeout;
+        while (true)
+        {
+            var overview = await OverviewAsync(http);
+            if (condition(overview) || DateTime.UtcNow > deadline)
+            {
+                return overview;
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    [Fact]
+    public async Task AKilledImServerLeavesTheRoutesViewAndItsUsersGoOfflineAtOnce()
+    {
+        using var http = cluster.CreateRouteClient();
+        await WaitForOverviewAsync(http, o => o.Servers.Count == ClusterFixture.ImServerReplicas);
+
+        // A user logs in over TCP with the token the route API issued, so the IM server holds their route.
+        var login = await http.NewUserAsync("ghost");
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(login.Server.Host, login.Server.Port).WaitAsync(RouteApiTestExtensions.Timeout);
+        var stream = tcp.GetStream();
+        new Envelope { RequestId = 1, Login = new LoginRequest { Token = login.Token, Client = "route-cluster-tests" } }.WriteDelimitedTo(stream);
+        var reply = await Task.Run(() => Envelope.Parser.ParseDelimitedFrom(stream)).WaitAsync(RouteApiTestExtensions.Timeout);
+        Assert.Equal(login.UserId, reply.LoginResult.UserId);
+
+        var presencePath = RouteApiPaths.UserPresence.Replace("{userId}", login.UserId.ToString(CultureInfo.InvariantCulture));
+        using (var online = await http.SendAsync(HttpMethod.Get, presencePath, login.Token))
+        {
+            var presence = await online.ReadAsync<PresenceDto>();
+            Assert.True(presence.Online);
+            Assert.Equal(login.Server.ServerId, presence.ServerId);
+        }
+
+        var replica = cluster.FindImServerReplica(login.Server.ServerId);
+        await cluster.KillReplicaAsync(replica.ResourceName).WaitAsync(ClusterFixture.ReplicaTimeout);
+        try
+        {
+            // The server's ephemeral node goes when its ZooKeeper session expires; the route API drops it from its view
+            // and marks its users offline then, without waiting for any heartbeat of theirs.
+            var overview = await WaitForOverviewAsync(http, o => o.Servers.All(s => s.ServerId != login.Server.ServerId));
+            Assert.DoesNotContain(overview.Servers, s => s.ServerId == login.Server.ServerId);
+            Assert.Single(overview.Servers);
+
+            PresenceDto? after = null;
+            var deadline = DateTime.UtcNow + RouteApiTestExtensions.Timeout;
+            while (DateTime.UtcNow < deadline)
+            {
+                using var response = await http.SendAsync(HttpMethod.Get, presencePath, login.Token);
+                after = await response.ReadAsync<PresenceDto>();
+                if (!after.Online)
+                {
+                    break;
+                }
+
+                await Task.Delay(200);
+            }
+
+            Assert.False(after!.Online, $"user {login.UserId} still shows online on {after.ServerId}");
+        }
+        finally
+        {
+            await cluster.StartReplicaAsync(replica.ResourceName);
+            await cluster.WaitUntilHealthyAsync("im-server").WaitAsync(ClusterFixture.ReplicaTimeout);
+            await WaitForOverviewAsync(http, o => o.Servers.Count == ClusterFixture.ImServerReplicas);
+        }
+    }
+
     [Fact]
     public async Task LoginPicksARegisteredImServerThatAcceptsConnectionsAndEveryReplicaHonoursTheSession()
     {
         using var http = cluster.CreateRouteClient();
-        var servers = new Dictionary<string, ServerOverviewDto>();
         // The registry fills as the IM servers register; wait (bounded) until every replica is listed.
-        var deadline = DateTime.UtcNow + RouteApiTestExtensions.Timeout;
-        while (servers.Count < ClusterFixture.ImServerReplicas && DateTime.UtcNow < deadline)
-        {
-            servers = (await OverviewAsync(http)).Servers.ToDictionary(s => s.ServerId);
-            if (servers.Count < ClusterFixture.ImServerReplicas)
-            {
-                await Task.Delay(200);
-            }
-        }
-
-        Assert.Equal(ClusterFixture.ImServerReplicas, servers.Count);
+        var servers = (await WaitForOverviewAsync(http, o => o.Servers.Count == ClusterFixture.ImServerReplicas))
+            .Servers.ToDictionary(s => s.ServerId);
 
         var name = RouteApiTestExtensions.UniqueName("cluster");
         await http.RegisterAsync(name);

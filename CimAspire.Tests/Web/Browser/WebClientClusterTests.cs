@@ -206,7 +206,7 @@ public sealed class WebClientClusterTests(ClusterFixture cluster, ChromiumFixtur
             }
             """).WaitAsync(Timeout);
         var serverBefore = await ben.ServerIdAsync();
-        var replica = FindReplicaOf(serverBefore);
+        var replica = cluster.FindImServerReplica(serverBefore);
         output.WriteLine($"ben ({benId}) is on {serverBefore}, replica {replica.ResourceName}; killing it");
 
         await cluster.KillReplicaAsync(replica.ResourceName).WaitAsync(RecoveryTimeout);
@@ -234,32 +234,6 @@ public sealed class WebClientClusterTests(ClusterFixture cluster, ChromiumFixtur
         }
 
         await CloseAsync(ann, ben);
-    }
-
-    /// <summary>The replica whose process (or a child of it) is the IM server with this id ("im-{host}-{pid}-{random}").</summary>
-    private ReplicaInstance FindReplicaOf(string serverId)
-    {
-        var parts = serverId.Split('-');
-        Assert.True(parts.Length >= 4 && int.TryParse(parts[^2], CultureInfo.InvariantCulture, out _), $"unexpected server id '{serverId}'");
-        var pid = int.Parse(parts[^2], CultureInfo.InvariantCulture);
-        var replicas = cluster.GetImServerReplicas();
-        for (var current = pid; current > 1; current = ParentOf(current))
-        {
-            if (replicas.FirstOrDefault(r => r.ProcessId == current) is { } replica)
-            {
-                return replica;
-            }
-        }
-
-        throw new InvalidOperationException($"No IM server replica runs process {pid}: {string.Join(", ", replicas)}");
-    }
-
-    private static int ParentOf(int pid)
-    {
-        // Linux: the fourth field of /proc/<pid>/stat, after the parenthesised command name.
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return int.Parse(fields[1], CultureInfo.InvariantCulture);
     }
 
     private async Task<SdkUser> NewSdkClientAsync(string userName, bool register)
