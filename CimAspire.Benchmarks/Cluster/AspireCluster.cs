@@ -29,6 +29,7 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
     private readonly CancellationTokenSource _stopWatching = new();
     private readonly Task _watcher;
     private readonly HashSet<string> _stoppedReplicas = [];
+    private int _disposed;
 
     public AspireCluster(DistributedApplication app, string? tokenKey, string? redisConnectionString, bool owned, string description = "local")
     {
@@ -221,6 +222,12 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
 
     public async ValueTask DisposeAsync()
     {
+        // The runner disposes the cluster it was handed, and so may the owner of a borrowed one.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopWatching.CancelAsync();
         try
         {

@@ -53,6 +53,12 @@ public sealed class CompletenessChecker
     /// <summary>The server accepted the message (SendAck, or written for a transient relay): it must be delivered.</summary>
     public void Acknowledged(int streamId, long sequence) => Stream(streamId).Set(sequence, SendState.Acknowledged);
 
+    /// <summary>
+    /// The sender sent the message again after a failure (same client message id). Messages sent after it may already
+    /// be stored, so it may legitimately arrive after them: that is counted as reordered by retry, not out of order.
+    /// </summary>
+    public void Retried(int streamId, long sequence) => Stream(streamId).MarkRetried(sequence);
+
     /// <summary>The server refused the message with an error: it must not be delivered.</summary>
     public void Refused(int streamId, long sequence) => Stream(streamId).Set(sequence, SendState.Refused);
 
@@ -65,7 +71,7 @@ public sealed class CompletenessChecker
     public DeliveryOutcome Delivered(int streamId, int recipient, long sequence)
     {
         var stream = Stream(streamId);
-        return stream.Receiver(recipient).Record(sequence, stream.StateOf(sequence));
+        return stream.Receiver(recipient).Record(sequence, stream.StateOf(sequence), stream.WasRetried(sequence));
     }
 
     /// <summary>Whether a stream's recipient has every acknowledged message (used to wait for the tail of a run).</summary>
@@ -139,6 +145,7 @@ public sealed class CompletenessChecker
     {
         private readonly ReceiveLog[] _receivers;
         private SendState[] _states = new SendState[64];
+        private readonly HashSet<long> _retried = [];
         private long _last;
 
         public SendLog(int recipientCount)
@@ -197,6 +204,22 @@ public sealed class CompletenessChecker
             }
         }
 
+        public void MarkRetried(long sequence)
+        {
+            lock (this)
+            {
+                _retried.Add(sequence);
+            }
+        }
+
+        public bool WasRetried(long sequence)
+        {
+            lock (this)
+            {
+                return _retried.Contains(sequence);
+            }
+        }
+
         public SendState StateOf(long sequence)
         {
             lock (this)
@@ -246,11 +269,12 @@ public sealed class CompletenessChecker
         private byte[] _counts = new byte[64];
         private long _highest;
         private long _outOfOrder;
+        private long _reorderedByRetry;
         private long _duplicates;
         private long _unexpected;
         private long _distinct;
 
-        public DeliveryOutcome Record(long sequence, SendState state)
+        public DeliveryOutcome Record(long sequence, SendState state, bool retried)
         {
             lock (this)
             {
@@ -276,6 +300,12 @@ public sealed class CompletenessChecker
                 _distinct++;
                 if (sequence < _highest)
                 {
+                    if (retried)
+                    {
+                        _reorderedByRetry++;
+                        return DeliveryOutcome.InOrder;
+                    }
+
                     _outOfOrder++;
                     return DeliveryOutcome.OutOfOrder;
                 }
@@ -323,6 +353,7 @@ public sealed class CompletenessChecker
                 report.Delivered += _distinct;
                 report.Duplicated += _duplicates;
                 report.OutOfOrder += _outOfOrder;
+                report.ReorderedByRetry += _reorderedByRetry;
                 report.Unexpected += _unexpected;
             }
         }
@@ -368,6 +399,8 @@ public sealed class CompletenessReport
     public long Unexpected { get; set; }
     /// <summary>Copies a client dropped by server sequence (resync after reconnect); not errors.</summary>
     public long Redelivered { get; set; }
+    /// <summary>Messages that arrived after later ones because their first send failed and the sender retried them.</summary>
+    public long ReorderedByRetry { get; set; }
 
     public bool IsComplete => Lost == 0 && Duplicated == 0 && OutOfOrder == 0 && Unexpected == 0;
 

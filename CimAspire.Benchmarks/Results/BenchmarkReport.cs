@@ -95,7 +95,8 @@ public sealed class BenchmarkReport
             {
                 details.Add(c.Describe() + (c.Redelivered > 0 ? $"; {c.Redelivered} redelivered copies dropped by sequence" : "")
                     + (c.Unconfirmed > 0 ? $"; {c.Unconfirmed} sends unconfirmed ({c.UnconfirmedDelivered} of their deliveries arrived)" : "")
-                    + (c.Refused > 0 ? $"; {c.Refused} sends refused" : ""));
+                    + (c.Refused > 0 ? $"; {c.Refused} sends refused" : "")
+                    + (c.ReorderedByRetry > 0 ? $"; {c.ReorderedByRetry} arrived after later ones because their first send failed and was retried" : ""));
             }
 
             details.AddRange(r.Metrics.Select(m => $"{m.Key} = {Format(m.Value)}"));

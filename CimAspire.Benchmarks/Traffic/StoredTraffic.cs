@@ -100,38 +100,38 @@ public sealed class StoredTraffic
         var state = _states[spec.Sender];
         lock (state)
         {
+            // Under the lock: a reconnect retries older sends before this one can go out on the new connection.
             state.Unacknowledged[request.ClientMsgId] = (stream, seq, request);
+            Transmit(spec.Sender, stream, seq, request);
         }
-
-        Transmit(spec.Sender, stream, seq, request);
     }
 
     /// <summary>Puts a new connection in place of a lost one, syncs every conversation, and retries unacknowledged sends.</summary>
     public void Reattach(int client, BenchClient replacement)
     {
-        _clients[client] = replacement;
-        Attach(client);
         var state = _states[client];
         string[] conversations;
-        (int, long, SendRequest)[] retries;
         lock (state)
         {
+            _clients[client] = replacement;
+            Attach(client);
             conversations = [.. state.Conversations.Keys];
-            retries = [.. state.Unacknowledged.Values];
             foreach (var conversation in state.Conversations.Values)
             {
                 conversation.Syncing = false;
+            }
+
+            // Retries in the order they were first sent, with their original client message ids.
+            foreach (var (stream, seq, request) in state.Unacknowledged.Values.OrderBy(v => v.Stream).ThenBy(v => v.Seq))
+            {
+                Checker.Retried(stream, seq);
+                Transmit(client, stream, seq, request);
             }
         }
 
         foreach (var id in conversations)
         {
             RequestSync(client, id);
-        }
-
-        foreach (var (stream, seq, request) in retries)
-        {
-            Transmit(client, stream, seq, request);
         }
     }
 
@@ -232,7 +232,11 @@ public sealed class StoredTraffic
     private async Task RetryLaterAsync(int sender, int stream, long seq, SendRequest request)
     {
         await Task.Delay(200);
-        Transmit(sender, stream, seq, request);
+        Checker.Retried(stream, seq);
+        lock (_states[sender])
+        {
+            Transmit(sender, stream, seq, request);
+        }
     }
 
     private void Forget(int sender, string clientMsgId)

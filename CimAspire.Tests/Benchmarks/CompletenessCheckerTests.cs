@@ -63,6 +63,25 @@ public class CompletenessCheckerTests
     }
 
     [Fact]
+    public void ARetriedMessageArrivingAfterLaterOnesIsReorderedByRetryNotOutOfOrder()
+    {
+        var checker = new CompletenessChecker();
+        var stream = checker.RegisterStream();
+        var one = checker.NextSequence(stream);
+        var two = checker.NextSequence(stream);
+        checker.Acknowledged(stream, two);
+        checker.Delivered(stream, 0, two);
+        checker.Retried(stream, one);
+        checker.Acknowledged(stream, one);
+        checker.Delivered(stream, 0, one);
+
+        var report = checker.Verify();
+        Assert.True(report.IsComplete, report.Describe());
+        Assert.Equal(1, report.ReorderedByRetry);
+        Assert.Equal(0, report.OutOfOrder);
+    }
+
+    [Fact]
     public void RefusedOrNeverSentMessagesMustNotArrive()
     {
         var checker = new CompletenessChecker();
