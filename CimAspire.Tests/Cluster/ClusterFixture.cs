@@ -1,9 +1,11 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using CimAspire.Protocol;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -171,7 +173,11 @@ public sealed class ClusterFixture : IAsyncLifetime
             timeout.Token);
     }
 
-    /// <summary>Starts a stopped replica again through Aspire's start command and waits until it is healthy.</summary>
+    /// <summary>
+    /// Starts a stopped replica again through Aspire's start command and waits until it is healthy and, for an IM
+    /// server, until the route API lists exactly the running servers: a killed server's registry node lasts until its
+    /// ZooKeeper session expires, and the next test must not be routed to it.
+    /// </summary>
     public async Task StartReplicaAsync(string replicaResourceName, CancellationToken cancellationToken = default)
     {
         var commands = App.Services.GetRequiredService<ResourceCommandService>();
@@ -183,6 +189,32 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
 
         await WaitUntilReplicaHealthyAsync(replicaResourceName, cancellationToken);
+        if (GetImServerReplicas().Any(replica => replica.ResourceName == replicaResourceName))
+        {
+            await WaitUntilRouteListsImServersAsync(ImServerReplicas, cancellationToken);
+        }
+    }
+
+    /// <summary>Waits (at most <see cref="ReplicaTimeout"/>) until the route API's registry view holds <paramref name="count"/> IM servers.</summary>
+    public async Task WaitUntilRouteListsImServersAsync(int count, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ReplicaTimeout);
+        using var http = CreateRouteClient();
+        while (true)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, RouteApiPaths.AdminCluster);
+            request.Headers.Add("X-Admin-Key", AdminKey);
+            using var response = await http.SendAsync(request, timeout.Token);
+            if (response.IsSuccessStatusCode
+                && await response.Content.ReadFromJsonAsync<ClusterOverviewDto>(timeout.Token) is { } overview
+                && overview.Servers.Count == count)
+            {
+                return;
+            }
+
+            await Task.Delay(200, timeout.Token);
+        }
     }
 
     /// <summary>Waits (at most <see cref="ReplicaTimeout"/>) until one replica, by its resource name, is running and healthy.</summary>
