@@ -6,8 +6,8 @@ using DotNetty.Transport.Channels;
 namespace CimAspire.ImServer.Transport;
 
 /// <summary>
-/// The DotNetty channel behind <see cref="IConnectionTransport"/>. Writes from any thread are queued and one flush
-/// is scheduled on the channel's event loop for all of them, so a burst of frames costs one system call.
+/// The DotNetty channel behind <see cref="IConnectionTransport"/>. Writes from any thread go through the channel's
+/// event loop, and one flush is queued there for a burst of them, so a burst of frames costs one system call.
 /// </summary>
 public sealed class NettyConnectionTransport(IChannel channel) : IConnectionTransport
 {
@@ -24,6 +24,20 @@ public sealed class NettyConnectionTransport(IChannel channel) : IConnectionTran
             return;
         }
 
+        if (channel.EventLoop.InEventLoop)
+        {
+            WriteAndScheduleFlush(envelope);
+        }
+        else
+        {
+            // Write from inside the loop: a write queued from another thread could land behind a flush that is already
+            // queued, and then stay unflushed (a reply lost until the next flush).
+            channel.EventLoop.Execute(() => WriteAndScheduleFlush(envelope));
+        }
+    }
+
+    private void WriteAndScheduleFlush(Envelope envelope)
+    {
         _ = channel.WriteAsync(envelope);
         ScheduleFlush();
     }
@@ -40,6 +54,7 @@ public sealed class NettyConnectionTransport(IChannel channel) : IConnectionTran
 
     public void Abort() => _ = channel.CloseAsync();
 
+    /// <summary>Runs on the event loop: a flush queued now runs after the write just made.</summary>
     private void ScheduleFlush()
     {
         if (Interlocked.Exchange(ref _flushScheduled, 1) == 0)
