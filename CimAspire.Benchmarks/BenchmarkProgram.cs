@@ -52,6 +52,25 @@ public static class BenchmarkProgram
         }
     }
 
+    /// <summary>The 1-minute load average from /proc/loadavg, or null where there is none.</summary>
+    public static double? ReadLoadAverage()
+    {
+        try
+        {
+            var text = File.ReadAllText("/proc/loadavg");
+            var first = text.Split(' ', 2)[0];
+            return double.TryParse(first, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Runs the selected scenarios against the cluster the factory provides (started at most once, on first use).</summary>
     public static async Task<BenchmarkReport> RunAsync(
         BenchmarkOptions options,
@@ -69,7 +88,7 @@ public static class BenchmarkProgram
             foreach (var name in options.Scenarios)
             {
                 var scenario = ScenarioCatalog.Create(name);
-                context.Say($"scenario {name}: starting");
+                context.Say($"scenario {name}: starting (load average {ReadLoadAverage()?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"})");
                 var watch = Stopwatch.StartNew();
                 IReadOnlyList<ScenarioResult> results;
                 try
@@ -84,6 +103,13 @@ public static class BenchmarkProgram
                 catch (Exception e)
                 {
                     results = [new ScenarioResult { Scenario = name, Failure = e.Message }];
+                }
+
+                // The machine's load beside each result: the figures mean little on a machine busy with other work.
+                var load = ReadLoadAverage();
+                foreach (var result in results.Where(_ => load is not null))
+                {
+                    result.Metrics["load average (1 min) at end"] = load!.Value;
                 }
 
                 report.Results.AddRange(results);

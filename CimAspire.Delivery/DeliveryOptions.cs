@@ -22,6 +22,13 @@ public sealed class DeliveryOptions
     [Range(1, 10_000)]
     public int MaxPageSize { get; set; } = 500;
 
+    /// <summary>
+    /// How stale a user's conversation index (its "newest activity first" order) may get: a process that wrote a
+    /// conversation's entry less than this long ago skips rewriting it on the next append. 0 writes it on every append.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ConversationIndexRefresh { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The largest message body accepted, in bytes.</summary>
     [Range(1, 16 * 1024 * 1024)]
     public int MaxBodyBytes { get; set; } = 64 * 1024;

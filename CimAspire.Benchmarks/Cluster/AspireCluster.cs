@@ -21,6 +21,7 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
     public const string RouteResource = "route-api";
     public const string RedisResource = "redis";
     public const string ZooKeeperResource = "zookeeper";
+    public const string WebClientResource = "web-client";
     private const string PidProperty = "executable.pid";
 
     private readonly DistributedApplication _app;
@@ -94,11 +95,20 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
         // Health probes fail by design while resources start; the harness reports what matters.
         builder.Services.AddLogging(logging => logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical)
             .AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning));
+        // The browser front end takes no part in any scenario; it would only take CPU from what is measured.
+        foreach (var unused in builder.Resources.Where(r => r.Name == WebClientResource).ToList())
+        {
+            builder.Resources.Remove(unused);
+        }
+
         foreach (var resource in builder.Resources.OfType<ProjectResource>())
         {
+            var resourceBuilder = builder.CreateResourceBuilder(resource);
+            // With the dashboard off nothing listens on the OTLP endpoint Aspire hands the services: exporting there
+            // would only add failing gRPC calls and retry buffers. Spans and metrics are still created as in production.
+            resourceBuilder.WithEnvironment(context => context.EnvironmentVariables.Remove("OTEL_EXPORTER_OTLP_ENDPOINT"));
             if (LoadSettings.TryGetValue(resource.Name, out var settings))
             {
-                var resourceBuilder = builder.CreateResourceBuilder(resource);
                 foreach (var (key, value) in settings)
                 {
                     resourceBuilder.WithEnvironment(key, value);

@@ -41,8 +41,9 @@ public sealed class ProcessSampler : IAsyncDisposable
         _loop = LoopAsync(interval, _stop.Token);
     }
 
+    /// <summary>Samples the given processes and the harness itself (the load generator shares the machine).</summary>
     public static ProcessSampler Start(IReadOnlyList<WatchedProcess> processes, TimeSpan? interval = null) =>
-        new(processes, interval ?? TimeSpan.FromMilliseconds(200));
+        new([.. processes, new WatchedProcess("harness", Environment.ProcessId)], interval ?? TimeSpan.FromMilliseconds(200));
 
     public async Task<IReadOnlyList<ProcessUsage>> StopAsync()
     {

@@ -12,4 +12,10 @@ public interface ILocalDelivery
 
     /// <summary>Delivers to the connections this server holds; must not block.</summary>
     void Deliver(ServerDelivery delivery);
+
+    /// <summary>
+    /// Whether the user is connected here and can be connected nowhere else (one session per user). A transient
+    /// notice for such a user skips the route lookup; stored messages always look the route up.
+    /// </summary>
+    bool HoldsExclusively(long userId) => false;
 }

@@ -8,27 +8,43 @@ namespace CimAspire.Delivery.Dispatch;
 public sealed record DispatchResult(int OnlineRecipients, int Servers);
 
 /// <summary>
+/// Where one payload goes, looked up but not sent yet: per server, the delivery for its recipients. Planning needs
+/// Redis round trips; <see cref="MessageDispatcher.Execute"/> does not, so a caller can plan many payloads at once and
+/// still send them in order.
+/// </summary>
+public sealed class DispatchPlan
+{
+    internal DispatchPlan(IReadOnlyList<(string ServerId, ServerDelivery Item)> sends, int onlineRecipients)
+    {
+        Sends = sends;
+        OnlineRecipients = onlineRecipients;
+    }
+
+    public static DispatchPlan Empty { get; } = new([], 0);
+
+    internal IReadOnlyList<(string ServerId, ServerDelivery Item)> Sends { get; }
+
+    public int OnlineRecipients { get; }
+
+    public int Servers => Sends.Count;
+}
+
+/// <summary>
 /// Sends stored messages, notices, receipts and kicks to the servers holding their recipients: routes are looked up
-/// in one batch, each target server gets one <see cref="ServerBatch"/> on its channel, and recipients on this server
-/// (when the host registered an <see cref="ILocalDelivery"/>) are handed over without Redis. Nothing here stores:
-/// a lost notification is repaired by the recipient's sync.
+/// in one batch, each target server gets the delivery on its channel (coalesced with others queued for it meanwhile,
+/// see <see cref="ServerInbox.Enqueue"/>), and recipients on this server (when the host registered an
+/// <see cref="ILocalDelivery"/>) are handed over without Redis. Nothing here stores: a lost notification is repaired
+/// by the recipient's sync.
 /// </summary>
 public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, ServerInbox inbox, ILocalDelivery? local = null)
 {
     /// <summary>Delivers a stored message to the other side of its conversation (every member but the sender for a group).</summary>
     public async Task<DispatchResult> DispatchMessageAsync(ChatMessage message, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(message);
-        var item = new ServerDelivery { Message = message };
-        return await DispatchToTargetAsync(message.SenderId, message.To, item, cancellationToken);
-    }
+        => await ExecuteAsync(await PlanMessageAsync(message, cancellationToken), cancellationToken);
 
     /// <summary>Relays a transient notice (typing, a transient message) to online recipients; nothing is stored.</summary>
-    public Task<DispatchResult> DispatchNoticeAsync(long fromUserId, Target to, Notice notice, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(notice);
-        return DispatchToTargetAsync(fromUserId, to, new ServerDelivery { Notice = notice }, cancellationToken);
-    }
+    public async Task<DispatchResult> DispatchNoticeAsync(long fromUserId, Target to, Notice notice, CancellationToken cancellationToken = default)
+        => await ExecuteAsync(await PlanNoticeAsync(fromUserId, to, notice, cancellationToken), cancellationToken);
 
     /// <summary>Tells a user (on whichever servers hold them) that another member received or read a conversation.</summary>
     public Task<DispatchResult> DispatchReceiptAsync(long toUserId, Receipt receipt, CancellationToken cancellationToken = default)
@@ -39,13 +55,99 @@ public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, Serv
 
     /// <summary>Delivers one payload to the given users wherever they are online.</summary>
     public async Task<DispatchResult> DispatchToUsersAsync(IReadOnlyCollection<long> userIds, ServerDelivery template, CancellationToken cancellationToken = default)
+        => await ExecuteAsync(await PlanUsersAsync(userIds, template, cancellationToken), cancellationToken);
+
+    /// <summary>Looks up where a stored message goes (see <see cref="Execute"/>).</summary>
+    public Task<DispatchPlan> PlanMessageAsync(ChatMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return PlanTargetAsync(message.SenderId, message.To, new ServerDelivery { Message = message }, cancellationToken);
+    }
+
+    /// <summary>Looks up where a transient notice goes (see <see cref="Execute"/>).</summary>
+    public Task<DispatchPlan> PlanNoticeAsync(long fromUserId, Target to, Notice notice, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(notice);
+        if (to.KindCase == Target.KindOneofCase.UserId && local is not null && local.HoldsExclusively(to.UserId))
+        {
+            // Best effort by contract: the recipient is here, so Redis is not asked. (During a takeover by another
+            // server the notice may reach the connection being replaced: a stored message would look the route up.)
+            var item = new ServerDelivery { Notice = notice, RecipientIds = { to.UserId } };
+            return Task.FromResult(new DispatchPlan([(local.ServerId, item)], 1));
+        }
+
+        return PlanTargetAsync(fromUserId, to, new ServerDelivery { Notice = notice }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a plan: local recipients get it now, other servers' deliveries are queued on their channels, in the order
+    /// of the calls. The task completes when Redis accepted them (a failure there is not retried: sync repairs it).
+    /// </summary>
+    public Task Execute(DispatchPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        Task? pending = null;
+        List<Task>? more = null;
+        foreach (var (serverId, item) in plan.Sends)
+        {
+            var send = Send(serverId, item);
+            if (send.IsCompletedSuccessfully)
+            {
+                continue;
+            }
+
+            if (pending is null)
+            {
+                pending = send;
+            }
+            else
+            {
+                (more ??= [pending]).Add(send);
+            }
+        }
+
+        return more is not null ? Task.WhenAll(more) : pending ?? Task.CompletedTask;
+    }
+
+    /// <summary>Kicks users off one server (admin), e.g. after checking their route.</summary>
+    public Task KickAsync(string serverId, IReadOnlyCollection<long> userIds, Kick kick, CancellationToken cancellationToken = default)
+    {
+        var item = new ServerDelivery { Kick = kick };
+        item.RecipientIds.AddRange(userIds);
+        return Send(serverId, item).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Kicks every user off one server (drain).</summary>
+    public Task KickAllAsync(string serverId, Kick kick, CancellationToken cancellationToken = default)
+        => Send(serverId, new ServerDelivery { Kick = kick, AllUsers = true }).WaitAsync(cancellationToken);
+
+    private async Task<DispatchResult> ExecuteAsync(DispatchPlan plan, CancellationToken cancellationToken)
+    {
+        await Execute(plan).WaitAsync(cancellationToken);
+        return new DispatchResult(plan.OnlineRecipients, plan.Servers);
+    }
+
+    private async Task<DispatchPlan> PlanUsersAsync(IReadOnlyCollection<long> userIds, ServerDelivery template, CancellationToken cancellationToken)
     {
         if (userIds.Count == 0)
         {
-            return new DispatchResult(0, 0);
+            return DispatchPlan.Empty;
         }
 
-        var found = await routes.GetRoutesAsync(userIds, cancellationToken);
+        var found = await routes.LookupRoutesAsync(userIds, cancellationToken);
+        if (found.Count == 1 && userIds.Count == 1)
+        {
+            // The common case, one recipient: no grouping, and no copy when one server holds them.
+            var (userId, entries) = found.First();
+            if (entries.Count == 1)
+            {
+                var item = template.Clone();
+                item.RecipientIds.Clear();
+                item.RecipientIds.Add(userId);
+                return new DispatchPlan([(entries[0].ServerId, item)], 1);
+            }
+        }
+
         var byServer = new Dictionary<string, List<long>>(StringComparer.Ordinal);
         foreach (var (userId, entries) in found)
         {
@@ -60,64 +162,51 @@ public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, Serv
             }
         }
 
-        var sends = new List<Task>(byServer.Count);
+        var sends = new List<(string, ServerDelivery)>(byServer.Count);
         foreach (var (serverId, recipients) in byServer)
         {
             var item = template.Clone();
             item.RecipientIds.Clear();
             item.RecipientIds.AddRange(recipients);
-            sends.Add(SendAsync(serverId, item, cancellationToken));
+            sends.Add((serverId, item));
         }
 
-        await Task.WhenAll(sends);
-        return new DispatchResult(found.Count, byServer.Count);
+        return new DispatchPlan(sends, found.Count);
     }
 
-    /// <summary>Kicks users off one server (admin), e.g. after checking their route.</summary>
-    public Task KickAsync(string serverId, IReadOnlyCollection<long> userIds, Kick kick, CancellationToken cancellationToken = default)
-    {
-        var item = new ServerDelivery { Kick = kick };
-        item.RecipientIds.AddRange(userIds);
-        return SendAsync(serverId, item, cancellationToken);
-    }
-
-    /// <summary>Kicks every user off one server (drain).</summary>
-    public Task KickAllAsync(string serverId, Kick kick, CancellationToken cancellationToken = default)
-        => SendAsync(serverId, new ServerDelivery { Kick = kick, AllUsers = true }, cancellationToken);
-
-    private async Task<DispatchResult> DispatchToTargetAsync(long senderId, Target to, ServerDelivery item, CancellationToken cancellationToken)
+    private async Task<DispatchPlan> PlanTargetAsync(long senderId, Target to, ServerDelivery item, CancellationToken cancellationToken)
     {
         switch (to.KindCase)
         {
             case Target.KindOneofCase.UserId:
-                return await DispatchToUsersAsync([to.UserId], item, cancellationToken);
+                return await PlanUsersAsync([to.UserId], item, cancellationToken);
             case Target.KindOneofCase.GroupId when to.GroupId == ConversationIds.EveryoneGroupId:
-                return await BroadcastAsync(senderId, item, cancellationToken);
+                return await PlanBroadcastAsync(senderId, item, cancellationToken);
             case Target.KindOneofCase.GroupId:
                 var members = await groups.GetMembersAsync(to.GroupId, cancellationToken);
-                return await DispatchToUsersAsync(members.Where(m => m != senderId).ToList(), item, cancellationToken);
+                return await PlanUsersAsync(members.Where(m => m != senderId).ToList(), item, cancellationToken);
             default:
                 throw new ArgumentException("The target names neither a user nor a group.", nameof(to));
         }
     }
 
     // The everyone room: one all-users delivery per live server (the servers that report their load).
-    private async Task<DispatchResult> BroadcastAsync(long senderId, ServerDelivery item, CancellationToken cancellationToken)
+    private async Task<DispatchPlan> PlanBroadcastAsync(long senderId, ServerDelivery item, CancellationToken cancellationToken)
     {
         item.AllUsers = true;
         item.ExcludeUserIds.Add(senderId);
-        var servers = (await routes.GetLoadsAsync(cancellationToken)).Keys.ToList();
+        var loads = routes.GetLoadsAsync(cancellationToken);
+        var online = routes.GetOnlineCountAsync(cancellationToken);
+        var servers = (await loads).Keys.ToList();
         if (local is not null && !servers.Contains(local.ServerId, StringComparer.Ordinal))
         {
             servers.Add(local.ServerId);
         }
 
-        await Task.WhenAll(servers.Select(s => SendAsync(s, item, cancellationToken)));
-        var online = await routes.GetOnlineCountAsync(cancellationToken);
-        return new DispatchResult((int)Math.Max(0, online - 1), servers.Count);
+        return new DispatchPlan([.. servers.Select(s => (s, item))], (int)Math.Max(0, await online - 1));
     }
 
-    private Task SendAsync(string serverId, ServerDelivery item, CancellationToken cancellationToken)
+    private Task Send(string serverId, ServerDelivery item)
     {
         if (local is not null && string.Equals(serverId, local.ServerId, StringComparison.Ordinal))
         {
@@ -125,8 +214,6 @@ public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, Serv
             return Task.CompletedTask;
         }
 
-        var batch = new ServerBatch();
-        batch.Items.Add(item);
-        return inbox.PublishAsync(serverId, batch, cancellationToken);
+        return inbox.Enqueue(serverId, item);
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Collections.Concurrent;
 using System.Text;
 using CimAspire.Protocol;
 using Google.Protobuf;
@@ -43,6 +44,9 @@ public sealed record CursorUpdate(string ConversationId, long UserId, long Seq);
 public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<DeliveryOptions> options, TimeProvider time)
 {
     // KEYS: seq, msgs, ids, delivered, read. ARGV: idempotency key, member, sender id, max length, min time ms.
+    // The sender's cursors are set without reading them: cursors are capped at the last sequence, so the new one is
+    // always higher. The id index is trimmed only when messages were trimmed, and the age check reads the oldest
+    // member first, so a plain append is a handful of O(log n) commands.
     private const string AppendScript = """
         local existing = redis.call('ZSCORE', KEYS[3], ARGV[1])
         if existing then
@@ -52,27 +56,38 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         local seq = redis.call('INCR', KEYS[1])
         redis.call('ZADD', KEYS[2], seq, ARGV[2])
         redis.call('ZADD', KEYS[3], seq, ARGV[1])
-        for _, key in ipairs({KEYS[4], KEYS[5]}) do
-          local cur = tonumber(redis.call('HGET', key, ARGV[3]) or '0')
-          if seq > cur then redis.call('HSET', key, ARGV[3], seq) end
-        end
+        redis.call('HSET', KEYS[4], ARGV[3], seq)
+        redis.call('HSET', KEYS[5], ARGV[3], seq)
+        local trimmed = false
         local maxLen = tonumber(ARGV[4])
         if maxLen > 0 then
           local card = redis.call('ZCARD', KEYS[2])
-          if card > maxLen then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, card - maxLen - 1) end
+          if card > maxLen then
+            redis.call('ZREMRANGEBYRANK', KEYS[2], 0, card - maxLen - 1)
+            trimmed = true
+          end
         end
         local minTime = tonumber(ARGV[5])
         if minTime > 0 then
-          local oldest = redis.call('ZRANGE', KEYS[2], 0, 63)
-          local n = 0
-          for i, m in ipairs(oldest) do
+          local function expired(m)
             local sep = string.find(m, ':', 1, true)
-            if sep and tonumber(string.sub(m, 1, sep - 1)) < minTime then n = i else break end
+            return sep and tonumber(string.sub(m, 1, sep - 1)) < minTime
           end
-          if n > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1) end
+          local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)
+          if oldest[1] and expired(oldest[1]) then
+            local batch = redis.call('ZRANGE', KEYS[2], 0, 63)
+            local n = 0
+            for i, m in ipairs(batch) do
+              if expired(m) then n = i else break end
+            end
+            redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1)
+            trimmed = true
+          end
         end
-        local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-        if first[2] then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. first[2]) end
+        if trimmed then
+          local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+          if first[2] then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. first[2]) end
+        end
         return {0, seq, ''}
         """;
 
@@ -89,7 +104,12 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         return -cur
         """;
 
+    private const int MaxIndexCacheEntries = 50_000;
+
     private readonly DeliveryOptions _options = options.Value;
+
+    // (user, conversation) -> when this process last wrote the user's index entry (Unix ms), and that write.
+    private readonly ConcurrentDictionary<(long UserId, string ConversationId), (long At, Task Write)> _indexWritten = new();
 
     private IDatabase Db => redis.GetDatabase();
 
@@ -126,15 +146,17 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
 
         var minTime = _options.RetentionMaxAge is { } age ? now - (long)age.TotalMilliseconds : 0;
         var db = Db;
-        var tasks = new List<Task>(3);
+        Task? senderIndex = null;
+        Task? recipientIndex = null;
         if (request.To.KindCase == Target.KindOneofCase.UserId)
         {
             // The index only says which conversations exist; writing it first means a crash can leave an entry
-            // without messages (harmless), never messages without an entry.
-            tasks.Add(db.SortedSetAddAsync(RedisKeys.UserConversations(request.SenderId), conversationId, now));
+            // without messages (harmless), never messages without an entry. Appends within the refresh interval
+            // share one write (still issued before their scripts) instead of rewriting the entry each time.
+            senderIndex = WriteIndexAsync(db, request.SenderId, conversationId, now);
             if (request.To.UserId != request.SenderId)
             {
-                tasks.Add(db.SortedSetAddAsync(RedisKeys.UserConversations(request.To.UserId), conversationId, now));
+                recipientIndex = WriteIndexAsync(db, request.To.UserId, conversationId, now);
             }
         }
 
@@ -149,8 +171,7 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
                 $"{request.SenderId}:{request.ClientMsgId}", ToMember(message), request.SenderId,
                 _options.RetentionMaxMessages, minTime,
             ]);
-        tasks.Add(script);
-        await Task.WhenAll(tasks).WaitAsync(cancellationToken);
+        await Task.WhenAll(senderIndex ?? Task.CompletedTask, recipientIndex ?? Task.CompletedTask, script).WaitAsync(cancellationToken);
 
         var reply = (RedisResult[])(await script)!;
         var duplicate = (long)reply[0] == 1;
@@ -265,6 +286,32 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         var lastMessage = Decode(await last).FirstOrDefault();
         return new ConversationSummary(
             conversationId, peer, lastSeq, AsLong(await delivered), readSeq, Math.Max(0, lastSeq - readSeq), lastMessage);
+    }
+
+    private Task WriteIndexAsync(IDatabase db, long userId, string conversationId, long now)
+    {
+        var refresh = (long)_options.ConversationIndexRefresh.TotalMilliseconds;
+        var key = (userId, conversationId);
+        if (refresh > 0 && _indexWritten.TryGetValue(key, out var written) && now - written.At < refresh && now >= written.At
+            && !written.Write.IsFaulted && !written.Write.IsCanceled)
+        {
+            // Issued before this append's script on the same connection, so Redis applies it first; awaiting it makes
+            // this append fail too if it did.
+            return written.Write;
+        }
+
+        var write = db.SortedSetAddAsync(RedisKeys.UserConversations(userId), conversationId, now);
+        if (refresh > 0)
+        {
+            if (_indexWritten.Count >= MaxIndexCacheEntries)
+            {
+                _indexWritten.Clear();
+            }
+
+            _indexWritten[key] = (now, write);
+        }
+
+        return write;
     }
 
     private int ClampLimit(int limit) => limit <= 0 ? Math.Min(100, _options.MaxPageSize) : Math.Min(limit, _options.MaxPageSize);

@@ -55,6 +55,10 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
         return redis.call('HLEN', KEYS[1])
         """;
 
+    private readonly Lock _lookupGate = new();
+    // Lookups asked for since the last batch went out, one per user; null when none are waiting.
+    private Dictionary<long, TaskCompletionSource<IReadOnlyList<RouteEntry>>>? _lookups;
+
     private IDatabase Db => redis.GetDatabase();
 
     /// <summary>Records that <paramref name="serverId"/> holds the user now, with a new epoch, and marks them online.</summary>
@@ -139,6 +143,102 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
         }
 
         return routes;
+    }
+
+    /// <summary>
+    /// Like <see cref="GetRoutesAsync"/>, but concurrent callers share one batch: lookups asked for while the previous
+    /// batch is being sent are sent together, one command per distinct user. Each lookup is sent after it was asked
+    /// for, so it sees every claim made before the call (what a dispatch after a store relies on).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<long, IReadOnlyList<RouteEntry>>> LookupRoutesAsync(
+        IReadOnlyCollection<long> userIds, CancellationToken cancellationToken = default)
+    {
+        var waits = new List<(long UserId, Task<IReadOnlyList<RouteEntry>> Task)>(userIds.Count);
+        var schedule = false;
+        lock (_lookupGate)
+        {
+            if (_lookups is null)
+            {
+                _lookups = [];
+                schedule = true;
+            }
+
+            foreach (var userId in userIds)
+            {
+                if (!_lookups.TryGetValue(userId, out var pending))
+                {
+                    _lookups[userId] = pending = new TaskCompletionSource<IReadOnlyList<RouteEntry>>(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+
+                waits.Add((userId, pending.Task));
+            }
+        }
+
+        if (schedule)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static store => store.SendLookups(), this, preferLocal: false);
+        }
+
+        await Task.WhenAll(waits.Select(w => w.Task)).WaitAsync(cancellationToken);
+        var routes = new Dictionary<long, IReadOnlyList<RouteEntry>>(waits.Count);
+        foreach (var (userId, task) in waits)
+        {
+            var entries = await task;
+            if (entries.Count > 0)
+            {
+                routes[userId] = entries;
+            }
+        }
+
+        return routes;
+    }
+
+    private void SendLookups()
+    {
+        Dictionary<long, TaskCompletionSource<IReadOnlyList<RouteEntry>>>? batch;
+        lock (_lookupGate)
+        {
+            batch = _lookups;
+            _lookups = null;
+        }
+
+        if (batch is null)
+        {
+            return;
+        }
+
+        var db = Db;
+        foreach (var (userId, pending) in batch)
+        {
+            Task<HashEntry[]> lookup;
+            try
+            {
+                lookup = db.HashGetAllAsync(RedisKeys.Route(userId));
+            }
+            catch (Exception ex)
+            {
+                pending.TrySetException(ex);
+                continue;
+            }
+
+            lookup.ContinueWith(
+                static (t, state) =>
+                {
+                    var tcs = (TaskCompletionSource<IReadOnlyList<RouteEntry>>)state!;
+                    if (t.IsCompletedSuccessfully)
+                    {
+                        tcs.TrySetResult(t.Result.Select(Parse).Where(e => e is not null).Select(e => e!).ToList());
+                    }
+                    else
+                    {
+                        tcs.TrySetException(t.Exception?.InnerExceptions ?? [new TaskCanceledException()]);
+                    }
+                },
+                pending,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
     }
 
     /// <summary>The servers holding one user; empty when offline.</summary>

@@ -39,17 +39,22 @@ public sealed partial class CursorWriter(MessageStore messages, MessageDispatche
             try
             {
                 var moved = await messages.AdvanceDeliveredAsync(batch.Select(b => new CursorUpdate(b.Key.Item1, b.Key.Item2, b.Value)));
+                // One receipt per conversation and user in a batch, so they can all go at once (their route lookups
+                // share a batch); the next batch waits for them, which keeps each peer's receipts in order.
+                var receipts = new List<Task>(moved.Count);
                 foreach (var update in moved)
                 {
                     if (ConversationIds.PeerOf(update.ConversationId, update.UserId) is { KindCase: Target.KindOneofCase.UserId } peer
                         && peer.UserId != update.UserId)
                     {
-                        await dispatcher.DispatchReceiptAsync(peer.UserId, new Receipt
+                        receipts.Add(dispatcher.DispatchReceiptAsync(peer.UserId, new Receipt
                         {
                             ConversationId = update.ConversationId, UserId = update.UserId, Kind = Receipt.Types.Kind.Delivered, Seq = update.Seq,
-                        });
+                        }));
                     }
                 }
+
+                await Task.WhenAll(receipts);
             }
             catch (Exception ex)
             {

@@ -3,6 +3,7 @@ using CimAspire.Delivery.Dispatch;
 using CimAspire.ImServer.Sessions;
 using CimAspire.ImServer.Telemetry;
 using CimAspire.Protocol;
+using Microsoft.Extensions.Options;
 
 namespace CimAspire.ImServer.Delivery;
 
@@ -12,9 +13,14 @@ public sealed partial class LocalDelivery(
     SessionRegistry sessions,
     ImServerTelemetry telemetry,
     TimeProvider time,
+    IOptions<ImServerOptions> options,
     ILogger<LocalDelivery> logger) : ILocalDelivery
 {
+    private readonly bool _oneSessionPerUser = options.Value.DuplicateLogin != DuplicateLoginPolicy.AllowMultiple;
+
     public string ServerId => identity.Id;
+
+    public bool HoldsExclusively(long userId) => _oneSessionPerUser && sessions.ConnectionsOf(userId).Count > 0;
 
     /// <summary>Raised when a drain request (Kick DRAINING to all users) arrived for this server.</summary>
     public event Action? DrainRequested;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using CimAspire.Delivery.Dispatch;
 using CimAspire.Delivery.Messages;
 using CimAspire.ImServer.Telemetry;
 using CimAspire.Protocol;
@@ -17,6 +18,10 @@ public sealed partial class ClientConnection
     private const int MaxQueuedFrames = 1024;
     private const int MaxClientMsgIdLength = 128;
 
+    // Sends whose store request went to Redis but whose dispatch and SendAck are still to come. A client keeping many
+    // sends in flight gets them stored in one pipeline instead of one Redis round trip after the other.
+    private const int MaxSendsInFlight = 256;
+
     private readonly IConnectionTransport _transport;
     private readonly ConnectionServices _services;
     private readonly Channel<Envelope> _inbound = Channel.CreateBounded<Envelope>(
@@ -24,6 +29,8 @@ public sealed partial class ClientConnection
     private readonly PendingDeliveries _pending;
     private readonly HashSet<long> _verifiedGroups = [];
     private readonly ILogger _logger;
+    private readonly Queue<Task> _sendsInFlight = new();
+    private Task _lastSend = Task.CompletedTask;
     private int _closed;
     private volatile bool _loggedIn;
 
@@ -182,39 +189,167 @@ public sealed partial class ClientConnection
                     break;
                 }
 
-                using var activity = ImServerTelemetry.StartActivity(
-                    "cim.handle " + envelope.BodyCase, ActivityKind.Server, envelope.Traceparent, envelope.Tracestate);
-                activity?.SetTag("cim.user_id", UserId);
+                if (_loggedIn && envelope.BodyCase == Envelope.BodyOneofCase.Send)
+                {
+                    await StartSendAsync(envelope);
+                    continue;
+                }
+
+                // Anything but acks and pings sees the effects of the sends before it, as if they were handled one by one.
+                if (envelope.BodyCase is not (Envelope.BodyOneofCase.DeliverAck or Envelope.BodyOneofCase.Ping))
+                {
+                    await DrainSendsAsync();
+                }
+
+                using var activity = StartFrameActivity(envelope);
                 try
                 {
                     await HandleAsync(envelope);
                 }
-                catch (RedisException ex)
-                {
-                    LogStoreUnavailable(Id, ex);
-                    activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-                    ReplyError(envelope, ErrorCode.Unavailable, "Storage is unavailable; retry with the same client message id.");
-                }
-                catch (TimeoutException ex)
-                {
-                    LogStoreUnavailable(Id, ex);
-                    activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-                    ReplyError(envelope, ErrorCode.Unavailable, "Storage did not answer in time; retry with the same client message id.");
-                }
                 catch (Exception ex)
                 {
-                    LogHandlerFailed(Id, envelope.BodyCase, ex);
-                    activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-                    Fail(ErrorCode.Internal, "The server failed to handle a frame.");
+                    HandleFailure(envelope, activity, ex);
                 }
             }
         }
         finally
         {
             Closed();
+            await DrainSendsAsync();
             _services.Telemetry.ConnectionClosed();
             await _services.Sessions.ClosedAsync(this, _loggedIn ? UserId : 0);
         }
+    }
+
+    private Activity? StartFrameActivity(Envelope envelope)
+    {
+        var activity = ImServerTelemetry.StartActivity(
+            ImServerTelemetry.HandleActivityName(envelope.BodyCase), ActivityKind.Server, envelope.Traceparent, envelope.Tracestate);
+        activity?.SetTag("cim.user_id", UserId);
+        return activity;
+    }
+
+    private void HandleFailure(Envelope envelope, Activity? activity, Exception exception)
+    {
+        switch (exception)
+        {
+            case RedisException:
+                LogStoreUnavailable(Id, exception);
+                activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+                ReplyError(envelope, ErrorCode.Unavailable, "Storage is unavailable; retry with the same client message id.");
+                break;
+            case TimeoutException:
+                LogStoreUnavailable(Id, exception);
+                activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+                ReplyError(envelope, ErrorCode.Unavailable, "Storage did not answer in time; retry with the same client message id.");
+                break;
+            default:
+                LogHandlerFailed(Id, envelope.BodyCase, exception);
+                activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+                Fail(ErrorCode.Internal, "The server failed to handle a frame.");
+                break;
+        }
+    }
+
+    /// <summary>Waits until every pipelined send was dispatched and answered.</summary>
+    private async Task DrainSendsAsync()
+    {
+        _sendsInFlight.Clear();
+        await _lastSend;
+    }
+
+    /// <summary>
+    /// Checks a send and puts its Redis work on the wire, in frame order (so one sender's messages are stored in the
+    /// order sent), then returns; the rest (dispatch, SendAck) runs in <see cref="CompleteSendAsync"/>, chained so that
+    /// dispatches and SendAcks still leave in frame order.
+    /// </summary>
+    private async Task StartSendAsync(Envelope envelope)
+    {
+        // The span lives on in the completion; being an async method, this one hands the loop back its own context.
+        var activity = StartFrameActivity(envelope);
+        Task<SendOutcome>? work;
+        try
+        {
+            work = await BeginSendAsync(envelope);
+        }
+        catch (Exception ex)
+        {
+            HandleFailure(envelope, activity, ex);
+            work = null;
+        }
+
+        if (work is null)
+        {
+            activity?.Dispose();
+            return;
+        }
+
+        var completion = CompleteSendAsync(envelope, work, _lastSend, activity);
+        _lastSend = completion;
+        _sendsInFlight.Enqueue(completion);
+        while (_sendsInFlight.TryPeek(out var oldest) && oldest.IsCompleted)
+        {
+            _ = _sendsInFlight.Dequeue();
+        }
+
+        if (_sendsInFlight.Count >= MaxSendsInFlight)
+        {
+            await _sendsInFlight.Dequeue();
+        }
+    }
+
+    private async Task CompleteSendAsync(Envelope envelope, Task<SendOutcome> work, Task previous, Activity? activity)
+    {
+        try
+        {
+            SendOutcome outcome;
+            try
+            {
+                outcome = await work;
+            }
+            catch (Exception ex)
+            {
+                await previous;
+                HandleFailure(envelope, activity, ex);
+                return;
+            }
+
+            await previous;
+            if (outcome.Plan is not null)
+            {
+                ObserveDispatch(_services.Dispatcher.Execute(outcome.Plan), outcome.Ack);
+            }
+
+            outcome.Ack.OnlineRecipients = outcome.Plan?.OnlineRecipients ?? 0;
+            Reply(envelope, new Envelope { SendAck = outcome.Ack });
+        }
+        catch (Exception ex)
+        {
+            HandleFailure(envelope, activity, ex);
+        }
+        finally
+        {
+            activity?.Dispose();
+        }
+    }
+
+    private void ObserveDispatch(Task dispatch, SendAck ack)
+    {
+        if (dispatch.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        _ = dispatch.ContinueWith(
+            static (t, state) =>
+            {
+                var (connection, ack) = ((ClientConnection, SendAck))state!;
+                connection.LogDispatchFailed(ack.ConversationId, ack.Seq, t.Exception!.GetBaseException());
+            },
+            (this, ack),
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private Task HandleAsync(Envelope envelope)
@@ -244,7 +379,8 @@ public sealed partial class ClientConnection
                 Fail(ErrorCode.AlreadyLoggedIn, "This connection is already logged in.");
                 return Task.CompletedTask;
             case Envelope.BodyOneofCase.Send:
-                return SendAsync(envelope);
+                // RunAsync hands every send of a logged-in connection to StartSendAsync.
+                throw new InvalidOperationException("A send reached the one-by-one handler.");
             case Envelope.BodyOneofCase.DeliverAck:
                 return DeliverAckAsync(envelope);
             case Envelope.BodyOneofCase.Read:
@@ -311,36 +447,40 @@ public sealed partial class ClientConnection
         });
     }
 
-    private async Task SendAsync(Envelope envelope)
+    /// <summary>What a send came to: its SendAck (without the online count) and where its payload goes.</summary>
+    private sealed record SendOutcome(SendAck Ack, DispatchPlan? Plan);
+
+    /// <summary>Checks a send; null when it was refused (the error is sent), else its Redis work, already issued.</summary>
+    private async Task<Task<SendOutcome>?> BeginSendAsync(Envelope envelope)
     {
         var send = envelope.Send;
         if (string.IsNullOrEmpty(send.ClientMsgId) || send.ClientMsgId.Length > MaxClientMsgIdLength)
         {
             ReplyError(envelope, ErrorCode.InvalidRequest, $"client_msg_id must have 1 to {MaxClientMsgIdLength} characters.");
-            return;
+            return null;
         }
 
         if (send.To is null || send.To.KindCase == Target.KindOneofCase.None)
         {
             ReplyError(envelope, ErrorCode.InvalidRequest, "The send names no recipient.");
-            return;
+            return null;
         }
 
         if (send.Body.Length > _services.DeliveryOptions.MaxBodyBytes)
         {
             ReplyError(envelope, ErrorCode.PayloadTooLarge, $"The body is {send.Body.Length} bytes; the limit is {_services.DeliveryOptions.MaxBodyBytes}.");
-            return;
+            return null;
         }
 
         if (_services.Sessions.BucketOf(UserId) is { } bucket && !bucket.TryTake())
         {
             ReplyError(envelope, ErrorCode.RateLimited, "Too many messages; slow down and retry with the same client message id.");
-            return;
+            return null;
         }
 
         if (!await AuthorizeAsync(envelope, send.To))
         {
-            return;
+            return null;
         }
 
         if (send.Transient)
@@ -352,53 +492,51 @@ public sealed partial class ClientConnection
                     FromUserId = UserId, To = send.To, ContentType = send.ContentType, Body = send.Body, ClientMsgId = send.ClientMsgId,
                 },
             };
-            var relayed = await _services.Dispatcher.DispatchNoticeAsync(UserId, send.To, notice);
-            Reply(envelope, new Envelope
-            {
-                SendAck = new SendAck
-                {
-                    ClientMsgId = send.ClientMsgId,
-                    ServerTimeMs = _services.Time.GetUtcNow().ToUnixTimeMilliseconds(),
-                    OnlineRecipients = relayed.OnlineRecipients,
-                },
-            });
-            return;
+            return PlanTransientAsync(send, _services.Dispatcher.PlanNoticeAsync(UserId, send.To, notice));
         }
 
         var traceparent = Activity.Current?.Id ?? envelope.Traceparent;
-        var result = await _services.Messages.AppendAsync(new AppendRequest(
+        var append = _services.Messages.AppendAsync(new AppendRequest(
             UserId, UserName, send.To, send.ClientMsgId, send.ContentType, send.Body, traceparent));
+        return StoreAsync(append);
+    }
+
+    private async Task<SendOutcome> PlanTransientAsync(SendRequest send, Task<DispatchPlan> plan)
+    {
+        var ack = new SendAck { ClientMsgId = send.ClientMsgId, ServerTimeMs = _services.Time.GetUtcNow().ToUnixTimeMilliseconds() };
+        return new SendOutcome(ack, await plan);
+    }
+
+    private async Task<SendOutcome> StoreAsync(Task<AppendResult> append)
+    {
+        var result = await append;
         var message = result.Message;
         if (!result.Duplicate)
         {
             _services.Telemetry.Stored();
         }
 
+        var ack = new SendAck
+        {
+            ClientMsgId = message.ClientMsgId,
+            ServerMsgId = message.ServerMsgId,
+            ConversationId = message.ConversationId,
+            Seq = message.Seq,
+            ServerTimeMs = message.ServerTimeMs,
+            Duplicate = result.Duplicate,
+        };
+
         // A retry is dispatched again too: the first attempt may have stored the message and died before dispatching.
-        // A failed dispatch does not fail the send: the message is stored, and recipients get it by sync.
-        var online = 0;
+        // A failed lookup does not fail the send: the message is stored, and recipients get it by sync.
         try
         {
-            online = (await _services.Dispatcher.DispatchMessageAsync(message)).OnlineRecipients;
+            return new SendOutcome(ack, await _services.Dispatcher.PlanMessageAsync(message));
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             LogDispatchFailed(message.ConversationId, message.Seq, ex);
+            return new SendOutcome(ack, null);
         }
-
-        Reply(envelope, new Envelope
-        {
-            SendAck = new SendAck
-            {
-                ClientMsgId = message.ClientMsgId,
-                ServerMsgId = message.ServerMsgId,
-                ConversationId = message.ConversationId,
-                Seq = message.Seq,
-                ServerTimeMs = message.ServerTimeMs,
-                Duplicate = result.Duplicate,
-                OnlineRecipients = online,
-            },
-        });
     }
 
     private async Task<bool> AuthorizeAsync(Envelope envelope, Target to)

@@ -142,27 +142,20 @@ public sealed partial class SessionRegistry(
 
     private sealed class UserSessions(TokenBucket bucket)
     {
-        private readonly List<ClientConnection> _connections = [];
+        private readonly object _gate = new();
+        // Replaced, never changed in place: every delivery reads it, without a lock.
+        private ClientConnection[] _connections = [];
         private long _epoch;
 
         public TokenBucket Bucket { get; } = bucket;
 
-        public bool IsEmpty
-        {
-            get
-            {
-                lock (_connections)
-                {
-                    return _connections.Count == 0;
-                }
-            }
-        }
+        public bool IsEmpty => Volatile.Read(ref _connections).Length == 0;
 
         public void Add(ClientConnection connection, long epoch)
         {
-            lock (_connections)
+            lock (_gate)
             {
-                _connections.Add(connection);
+                _connections = [.. _connections, connection];
                 _epoch = epoch;
             }
         }
@@ -170,19 +163,20 @@ public sealed partial class SessionRegistry(
         /// <summary>Removes the connection; <paramref name="epoch"/> is the newest claim, the one to release with.</summary>
         public bool Remove(ClientConnection connection, out long epoch)
         {
-            lock (_connections)
+            lock (_gate)
             {
                 epoch = _epoch;
-                return _connections.Remove(connection);
+                var index = Array.IndexOf(_connections, connection);
+                if (index < 0)
+                {
+                    return false;
+                }
+
+                _connections = [.. _connections[..index], .. _connections[(index + 1)..]];
+                return true;
             }
         }
 
-        public IReadOnlyList<ClientConnection> Snapshot()
-        {
-            lock (_connections)
-            {
-                return _connections.ToArray();
-            }
-        }
+        public IReadOnlyList<ClientConnection> Snapshot() => Volatile.Read(ref _connections);
     }
 }

@@ -62,5 +62,11 @@ public sealed class ImServerTelemetry
     private static readonly Dictionary<Envelope.BodyOneofCase, string> TypeNames =
         Enum.GetValues<Envelope.BodyOneofCase>().ToDictionary(t => t, t => t.ToString().ToLowerInvariant());
 
+    private static readonly Dictionary<Envelope.BodyOneofCase, string> HandleNames =
+        Enum.GetValues<Envelope.BodyOneofCase>().ToDictionary(t => t, t => "cim.handle " + t);
+
+    /// <summary>The span name of handling one frame type ("cim.handle Send"), without building a string per frame.</summary>
+    public static string HandleActivityName(Envelope.BodyOneofCase type) => HandleNames.GetValueOrDefault(type, "cim.handle");
+
     private static string TypeName(Envelope.BodyOneofCase type) => TypeNames.GetValueOrDefault(type, "unknown");
 }

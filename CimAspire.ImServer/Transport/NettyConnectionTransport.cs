@@ -6,64 +6,87 @@ using DotNetty.Transport.Channels;
 namespace CimAspire.ImServer.Transport;
 
 /// <summary>
-/// The DotNetty channel behind <see cref="IConnectionTransport"/>. Writes from any thread go through the channel's
-/// event loop, and one flush is queued there for a burst of them, so a burst of frames costs one system call.
+/// The DotNetty channel behind <see cref="IConnectionTransport"/>. Frames sent from any thread are queued, and one task
+/// on the channel's event loop writes everything queued so far and flushes once: a burst of frames costs one hop to the
+/// loop and one system call, and a frame is never left behind a flush that already ran.
 /// </summary>
-public sealed class NettyConnectionTransport(IChannel channel) : IConnectionTransport
+public sealed class NettyConnectionTransport : IConnectionTransport
 {
-    private int _flushScheduled;
+    private readonly IChannel _channel;
+    private readonly Lock _gate = new();
+    private readonly Action _drain;
+    // Frames waiting for the next drain; null while none are (an idle connection holds no queue).
+    private List<Envelope>? _outbound;
 
-    public string Id { get; } = channel.Id.AsShortText();
+    public NettyConnectionTransport(IChannel channel)
+    {
+        _channel = channel;
+        _drain = Drain;
+        Id = channel.Id.AsShortText();
+        RemoteAddress = channel.RemoteAddress is IPEndPoint ip ? ip.ToString() : channel.RemoteAddress?.ToString() ?? "?";
+    }
 
-    public string RemoteAddress { get; } = channel.RemoteAddress is IPEndPoint ip ? ip.ToString() : channel.RemoteAddress?.ToString() ?? "?";
+    public string Id { get; }
+
+    public string RemoteAddress { get; }
 
     public void Send(Envelope envelope)
     {
-        if (!channel.Active)
+        if (!_channel.Active)
         {
             return;
         }
 
-        if (channel.EventLoop.InEventLoop)
+        bool first;
+        lock (_gate)
         {
-            WriteAndScheduleFlush(envelope);
+            first = _outbound is null;
+            (_outbound ??= []).Add(envelope);
         }
-        else
-        {
-            // Write from inside the loop: a write queued from another thread could land behind a flush that is already
-            // queued, and then stay unflushed (a reply lost until the next flush).
-            channel.EventLoop.Execute(() => WriteAndScheduleFlush(envelope));
-        }
-    }
 
-    private void WriteAndScheduleFlush(Envelope envelope)
-    {
-        _ = channel.WriteAsync(envelope);
-        ScheduleFlush();
+        if (first)
+        {
+            _channel.EventLoop.Execute(_drain);
+        }
     }
 
     public void SendAndClose(Envelope envelope)
     {
-        if (!channel.Active)
+        if (!_channel.Active)
         {
             return;
         }
 
-        channel.WriteAndFlushAsync(envelope).ContinueWith(_ => channel.CloseAsync(), TaskScheduler.Default);
+        // After whatever is queued, so a final frame (a kick, a fatal error) is the last thing the client reads.
+        _channel.EventLoop.Execute(() =>
+        {
+            Drain();
+            _channel.WriteAndFlushAsync(envelope).ContinueWith(_ => _channel.CloseAsync(), TaskScheduler.Default);
+        });
     }
 
-    public void Abort() => _ = channel.CloseAsync();
+    public void Abort() => _ = _channel.CloseAsync();
 
-    /// <summary>Runs on the event loop: a flush queued now runs after the write just made.</summary>
-    private void ScheduleFlush()
+    /// <summary>Runs on the event loop. Takes the whole queue: a frame queued after that schedules another drain.</summary>
+    private void Drain()
     {
-        if (Interlocked.Exchange(ref _flushScheduled, 1) == 0)
+        List<Envelope>? frames;
+        lock (_gate)
         {
-            channel.EventLoop.Execute(() =>
-            {
-                Volatile.Write(ref _flushScheduled, 0);
-                channel.Flush();
-            });
+            frames = _outbound;
+            _outbound = null;
         }
+
+        if (frames is null)
+        {
+            return;
+        }
+
+        foreach (var envelope in frames)
+        {
+            _ = _channel.WriteAsync(envelope);
+        }
+
+        _channel.Flush();
     }
 }
