@@ -52,7 +52,8 @@ public sealed class FaultScenario(string name, Fault fault, int fullClients, int
             aspire.ServerPortResolver = id => servers.FirstOrDefault(s => s.ServerId == id)?.Port;
             if (o.Quick)
             {
-                aspire.SessionExpiryPause = TimeSpan.FromSeconds(12);
+                // Just above the IM servers' 10 s ZooKeeper session timeout.
+                aspire.SessionExpiryPause = TimeSpan.FromSeconds(11);
             }
         }
 
@@ -122,7 +123,7 @@ public sealed class FaultScenario(string name, Fault fault, int fullClients, int
                 result.Notes.Add($"{reconnector.Missing} clients were still not back after 60 s");
             }
 
-            await PersistedScenario.Tail(traffic, ct);
+            await PersistedScenario.Tail(traffic, o.Quick, ct);
             traffic.Measuring = false;
             result.Operations = traffic.Delivered;
             result.Latency = traffic.Latency.Summarize();

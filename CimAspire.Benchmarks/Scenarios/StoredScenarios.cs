@@ -62,7 +62,7 @@ public sealed class PersistedScenario : ClusterScenario
             traffic.Measuring = false;
             result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             result.Operations = traffic.Delivered;
-            await Tail(traffic, ct);
+            await Tail(traffic, o.Quick, ct);
             result.Latency = traffic.Latency.Summarize();
         }
 
@@ -75,7 +75,7 @@ public sealed class PersistedScenario : ClusterScenario
             var max = o.Quick ? Math.Min(rate, 200) : (long)(rate * duration.TotalSeconds);
             await Load.StartFixedRate(traffic, rate, max, stop.Token).WaitAsync(duration + TimeSpan.FromSeconds(30), ct);
             traffic.Measuring = false;
-            await Tail(traffic, ct);
+            await Tail(traffic, o.Quick, ct);
         }
 
         result.Metrics["fixed-rate messages"] = traffic.Delivered - operations;
@@ -86,12 +86,16 @@ public sealed class PersistedScenario : ClusterScenario
         result.Completeness = traffic.Checker.Verify();
     }
 
-    /// <summary>Waits for what is still in flight, then one sync round for anything a lost notification left behind.</summary>
-    internal static async Task Tail(StoredTraffic traffic, CancellationToken ct)
+    /// <summary>
+    /// Waits for what is still in flight, then one sync round for anything a lost notification left behind: a client
+    /// that got no push for a message learns of it only by syncing (the SDK syncs on a gap or a reconnect). A quick
+    /// run gives the pushes 3 s before that sync, a full run 15 s.
+    /// </summary>
+    internal static async Task Tail(StoredTraffic traffic, bool quick, CancellationToken ct)
     {
         // Acks first (a send still unacknowledged is judged neither way), then deliveries.
         await Load.WaitForAsync(traffic.AllSettled, TimeSpan.FromSeconds(15), ct);
-        if (!await Load.WaitForAsync(traffic.Checker.AllCaughtUp, TimeSpan.FromSeconds(15), ct))
+        if (!await Load.WaitForAsync(traffic.Checker.AllCaughtUp, TimeSpan.FromSeconds(quick ? 3 : 15), ct))
         {
             traffic.SyncEverything();
             await Load.WaitForAsync(traffic.Checker.AllCaughtUp, TimeSpan.FromSeconds(15), ct);
@@ -145,7 +149,7 @@ public sealed class FanoutScenario : ClusterScenario
         traffic.Measuring = false;
         result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         result.Operations = traffic.Delivered;
-        await PersistedScenario.Tail(traffic, ct);
+        await PersistedScenario.Tail(traffic, o.Quick, ct);
         result.Latency = traffic.Latency.Summarize();
         result.Completeness = traffic.Checker.Verify();
     }
