@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using CimAspire.Delivery.Dispatch;
 using CimAspire.Delivery.Messages;
 using CimAspire.Protocol;
@@ -13,24 +13,64 @@ public sealed partial class CursorWriter(MessageStore messages, MessageDispatche
     : BackgroundService
 {
     private const int MaxBatch = 512;
-    private readonly Channel<CursorUpdate> _queue = Channel.CreateUnbounded<CursorUpdate>(new UnboundedChannelOptions { SingleReader = true });
 
-    public void Enqueue(CursorUpdate update) => _queue.Writer.TryWrite(update);
+    // Every connection enqueues an update per acknowledgement: a lock-free queue, and the writer is woken only when it
+    // sleeps (not once per update), keep that cheap when thousands of acks arrive per second.
+    private readonly ConcurrentQueue<CursorUpdate> _queue = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private int _sleeping;
+    private volatile bool _stopping;
+
+    public void Enqueue(CursorUpdate update)
+    {
+        _queue.Enqueue(update);
+        if (Interlocked.Exchange(ref _sleeping, 0) == 1)
+        {
+            _wake.Release();
+        }
+    }
 
     /// <summary>Writes whatever is queued (used on shutdown).</summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        _queue.Writer.TryComplete();
+        _stopping = true;
+        if (Interlocked.Exchange(ref _sleeping, 0) == 1)
+        {
+            _wake.Release();
+        }
+
         await base.StopAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new Dictionary<(string, long), long>();
-        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+        while (true)
         {
+            if (_queue.IsEmpty)
+            {
+                if (_stopping)
+                {
+                    return;
+                }
+
+                // Announce the sleep, then look again: an update queued in between either is seen now or wakes us.
+                Volatile.Write(ref _sleeping, 1);
+                if (_queue.IsEmpty && !_stopping)
+                {
+                    await _wake.WaitAsync(CancellationToken.None);
+                }
+                else if (Interlocked.Exchange(ref _sleeping, 0) == 0)
+                {
+                    // Someone claimed the wake-up meanwhile: consume it so the next sleep is not skipped.
+                    await _wake.WaitAsync(CancellationToken.None);
+                }
+
+                continue;
+            }
+
             batch.Clear();
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var update))
+            while (batch.Count < MaxBatch && _queue.TryDequeue(out var update))
             {
                 var key = (update.ConversationId, update.UserId);
                 batch[key] = Math.Max(update.Seq, batch.GetValueOrDefault(key));

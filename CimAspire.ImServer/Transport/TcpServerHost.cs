@@ -6,6 +6,7 @@ using CimAspire.ImServer.Registry;
 using CimAspire.ImServer.Sessions;
 using CimAspire.Protocol;
 using CimAspire.ZooKeeper.Registry;
+using DotNetty.Common;
 using DotNetty.Transport.Bootstrapping;
 using DotNetty.Transport.Channels;
 using DotNetty.Transport.Channels.Sockets;
@@ -30,6 +31,8 @@ public sealed partial class TcpServerHost(
     TimeProvider time,
     ILogger<TcpServerHost> logger) : IHostedService, IAsyncDisposable
 {
+    private const string LeakDetectionVariable = "io.netty.leakDetection.level";
+
     private readonly ImServerOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _drainGate = new(1, 1);
@@ -42,6 +45,13 @@ public sealed partial class TcpServerHost(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // DotNetty samples buffer allocations for leak reports, each with a stack trace: measurable on the write path
+        // (docs/benchmarks.md). Off unless asked for with the variable DotNetty reads.
+        if (Environment.GetEnvironmentVariable(LeakDetectionVariable) is null)
+        {
+            ResourceLeakDetector.Level = ResourceLeakDetector.DetectionLevel.Disabled;
+        }
+
         _boss = new MultithreadEventLoopGroup(1);
         _workers = _options.WorkerThreads > 0 ? new MultithreadEventLoopGroup(_options.WorkerThreads) : new MultithreadEventLoopGroup();
         var bootstrap = new ServerBootstrap()
