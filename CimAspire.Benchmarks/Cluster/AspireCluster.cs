@@ -283,7 +283,8 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
         var service = ProcessTree.Service(replica.Pid);
         ProcessSignals.Send(service, ProcessSignals.SigKill);
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (ProcessSampler.ReadCpuTicks(service) is not null && DateTime.UtcNow < deadline)
+        // A killed child stays a zombie until the dotnet-run host above it reaps it: that is dead enough.
+        while (ProcessSampler.IsRunning(service) && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20, cancellationToken);
         }

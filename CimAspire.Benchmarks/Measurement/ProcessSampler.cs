@@ -113,6 +113,21 @@ public sealed class ProcessSampler : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether the process exists and is not a zombie (a killed child its parent has not reaped yet).</summary>
+    public static bool IsRunning(int processId)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{processId}/stat");
+            var state = stat[stat.LastIndexOf(')') + 2];
+            return state is not ('Z' or 'X');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>utime + stime of a process in clock ticks, or null when it is gone.</summary>
     public static long? ReadCpuTicks(int processId)
     {

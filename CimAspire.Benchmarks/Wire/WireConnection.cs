@@ -95,6 +95,7 @@ public sealed class WireConnection : IAsyncDisposable
             }
 
             connection.Login = reply.LoginResult;
+            Heartbeat.Add(connection);
             return connection;
         }
         catch
@@ -258,6 +259,8 @@ public sealed class WireConnection : IAsyncDisposable
             return;
         }
 
+        Heartbeat.Remove(this);
+
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -284,6 +287,44 @@ public sealed class WireConnection : IAsyncDisposable
         }
 
         return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>
+/// Pings every logged-in connection that wrote nothing for half the ping interval the server asked for at login, as the
+/// SDK does, so a client that only listens is not closed as idle. One loop for all connections of the process.
+/// </summary>
+internal static class Heartbeat
+{
+    private static readonly ConcurrentDictionary<WireConnection, byte> Connections = new();
+    private static int _started;
+
+    public static void Add(WireConnection connection)
+    {
+        Connections[connection] = 0;
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            _ = Task.Run(LoopAsync);
+        }
+    }
+
+    public static void Remove(WireConnection connection) => Connections.TryRemove(connection, out _);
+
+    private static async Task LoopAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+        while (await timer.WaitForNextTickAsync())
+        {
+            var now = Stopwatch.GetTimestamp();
+            foreach (var connection in Connections.Keys)
+            {
+                if (connection.Login is { PingIntervalMs: > 0 } login
+                    && Stopwatch.GetElapsedTime(connection.LastWriteTimestamp, now).TotalMilliseconds >= login.PingIntervalMs / 2.0)
+                {
+                    connection.Ping();
+                }
+            }
+        }
     }
 }
 

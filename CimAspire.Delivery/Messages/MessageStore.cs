@@ -91,17 +91,24 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         return {0, seq, ''}
         """;
 
-    // KEYS: seq, cursor hash. ARGV: user id, seq. Raises the cursor (never lowers it), capped at the last sequence.
+    // KEYS: seq, cursor hash. ARGV: pairs of user id, seq. Raises each cursor (never lowers it), capped at the last
+    // sequence; returns per pair the new value, or minus the unchanged one. One call per conversation, however many
+    // members acknowledged it (a group message is acknowledged by each member).
     private const string RaiseCursorScript = """
         local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-        local want = tonumber(ARGV[2])
-        if want > last then want = last end
-        local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-        if want > cur then
-          redis.call('HSET', KEYS[2], ARGV[1], want)
-          return want
+        local out = {}
+        for i = 1, #ARGV, 2 do
+          local want = tonumber(ARGV[i + 1])
+          if want > last then want = last end
+          local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
+          if want > cur then
+            redis.call('HSET', KEYS[2], ARGV[i], want)
+            out[#out + 1] = want
+          else
+            out[#out + 1] = -cur
+          end
         end
-        return -cur
+        return out
         """;
 
     private const int MaxIndexCacheEntries = 50_000;
@@ -322,19 +329,33 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         var db = Db;
         var pending = updates
             .Where(u => u.Seq > 0 && ConversationIds.TryParse(u.ConversationId, out _, out _, out _))
-            .Select(u => (Update: u, Task: db.ScriptEvaluateAsync(
-                RaiseCursorScript,
-                [RedisKeys.ConversationSeq(u.ConversationId), cursorKey(u.ConversationId)],
-                [u.UserId, u.Seq])))
+            .GroupBy(u => u.ConversationId, StringComparer.Ordinal)
+            .Select(g =>
+            {
+                var group = g.ToList();
+                var args = new RedisValue[group.Count * 2];
+                for (var i = 0; i < group.Count; i++)
+                {
+                    args[2 * i] = group[i].UserId;
+                    args[(2 * i) + 1] = group[i].Seq;
+                }
+
+                return (Updates: group, Task: db.ScriptEvaluateAsync(
+                    RaiseCursorScript, [RedisKeys.ConversationSeq(g.Key), cursorKey(g.Key)], args));
+            })
             .ToList();
         await Task.WhenAll(pending.Select(p => p.Task)).WaitAsync(cancellationToken);
         var moved = new List<CursorUpdate>();
-        foreach (var (update, task) in pending)
+        foreach (var (group, task) in pending)
         {
-            var value = (long)(await task);
-            if (value > 0)
+            var values = (RedisResult[])(await task)!;
+            for (var i = 0; i < group.Count; i++)
             {
-                moved.Add(update with { Seq = value });
+                var value = (long)values[i];
+                if (value > 0)
+                {
+                    moved.Add(group[i] with { Seq = value });
+                }
             }
         }
 

@@ -12,7 +12,7 @@ namespace CimAspire.ImServer.Delivery;
 public sealed partial class CursorWriter(MessageStore messages, MessageDispatcher dispatcher, ILogger<CursorWriter> logger)
     : BackgroundService
 {
-    private const int MaxBatch = 512;
+    private const int MaxBatch = 4096;
 
     // Every connection enqueues an update per acknowledgement: a lock-free queue, and the writer is woken only when it
     // sleeps (not once per update), keep that cheap when thousands of acks arrive per second.
