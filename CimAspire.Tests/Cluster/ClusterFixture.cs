@@ -33,6 +33,13 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static readonly TimeSpan StartupTimeout = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan ReplicaTimeout = TimeSpan.FromSeconds(90);
 
+    /// <summary>
+    /// The IM servers' heartbeat settings (<c>Cim:ImServer:PingInterval</c>, <c>IdleTimeout</c>): short enough for an
+    /// idle-timeout test, long enough that a client that pings as its LoginResult says is never cut on a loaded machine.
+    /// </summary>
+    public static readonly TimeSpan ImServerPingInterval = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan ImServerIdleTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Every resource of the graph; each must be running and healthy (every replica of it).</summary>
     public static readonly ImmutableArray<string> ResourceNames = ["zookeeper", "redis", "im-server", "route-api", "web-client"];
 
@@ -80,6 +87,8 @@ public sealed class ClusterFixture : IAsyncLifetime
                 // Every test signs up and logs in from 127.0.0.1: the per-address limits would throttle the suite itself.
                 "--Cim:Route:RegisterRateLimit:PermitLimit=100000",
                 "--Cim:Route:LoginRateLimit:PermitLimit=100000",
+                $"--Cim:ImServer:PingInterval={ImServerPingInterval:c}",
+                $"--Cim:ImServer:IdleTimeout={ImServerIdleTimeout:c}",
             ],
             (options, _) => options.DisableDashboard = true,
             timeout.Token);
@@ -166,6 +175,27 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync(timeout.Token);
+        }
+
+        await WaitUntilAsync(
+            () => GetState(replicaResourceName) is { } state && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text),
+            timeout.Token);
+    }
+
+    /// <summary>
+    /// Stops a replica gracefully through Aspire's stop command and waits until Aspire sees it stopped. (For a project
+    /// Aspire runs under a <c>dotnet run</c> host, the host forwards the SIGTERM it gets to the service process.)
+    /// </summary>
+    public async Task StopReplicaAsync(string replicaResourceName, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ReplicaTimeout);
+        var commands = App.Services.GetRequiredService<ResourceCommandService>();
+        var result = await commands.ExecuteCommandAsync(replicaResourceName, KnownResourceCommands.StopCommand, timeout.Token)
+            .WaitAsync(timeout.Token);
+        if (!result.Success)
+        {
+            throw new InvalidOperationException($"Stopping '{replicaResourceName}' failed: {result.Message}");
         }
 
         await WaitUntilAsync(
