@@ -183,24 +183,29 @@ public sealed class ClusterFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Stops a replica gracefully through Aspire's stop command and waits until Aspire sees it stopped. (For a project
-    /// Aspire runs under a <c>dotnet run</c> host, the host forwards the SIGTERM it gets to the service process.)
+    /// Stops the IM server with this id gracefully, as a process manager does: SIGTERM to the server's own process, then
+    /// waits until Aspire sees its replica stopped. (Aspire's stop command sends SIGTERM to the <c>dotnet run</c> host,
+    /// which forwards it, but reports failure and kills the host when the service takes more than a few seconds.)
     /// </summary>
-    public async Task StopReplicaAsync(string replicaResourceName, CancellationToken cancellationToken = default)
+    /// <returns>The replica that was stopped, to start again with <see cref="StartReplicaAsync"/>.</returns>
+    public async Task<ReplicaInstance> StopImServerAsync(string serverId, CancellationToken cancellationToken = default)
     {
+        var replica = FindImServerReplica(serverId);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ReplicaTimeout);
-        var commands = App.Services.GetRequiredService<ResourceCommandService>();
-        var result = await commands.ExecuteCommandAsync(replicaResourceName, KnownResourceCommands.StopCommand, timeout.Token)
-            .WaitAsync(timeout.Token);
-        if (!result.Success)
+        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", serverId.Split('-')[^2]]) { UseShellExecute = false })!)
         {
-            throw new InvalidOperationException($"Stopping '{replicaResourceName}' failed: {result.Message}");
+            await kill.WaitForExitAsync(timeout.Token);
+            if (kill.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"kill -TERM for {serverId} exited with {kill.ExitCode}.");
+            }
         }
 
         await WaitUntilAsync(
-            () => GetState(replicaResourceName) is { } state && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text),
+            () => GetState(replica.ResourceName) is { } state && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text),
             timeout.Token);
+        return replica;
     }
 
     /// <summary>

@@ -163,10 +163,10 @@ public sealed class ImServerClusterTests(ClusterFixture cluster, ITestOutputHelp
 
         var replica = cluster.FindImServerReplica(serverId);
         var servicePid = int.Parse(serverId.Split('-')[^2], CultureInfo.InvariantCulture);
-        output.WriteLine($"Stopping {replica.ResourceName}: Aspire's process {replica.ProcessId}, the server's process {servicePid}");
+        var stopwatch = Stopwatch.StartNew();
+        var stopping = cluster.StopImServerAsync(serverId);
         try
         {
-            var stopping = cluster.StopReplicaAsync(replica.ResourceName);
 
             var kick = (await client.WaitForAsync(e => e.BodyCase == Envelope.BodyOneofCase.Kick, ClusterFixture.ReplicaTimeout)).Kick;
             Assert.Equal(Kick.Types.Reason.Draining, kick.Reason);
@@ -175,8 +175,10 @@ public sealed class ImServerClusterTests(ClusterFixture cluster, ITestOutputHelp
             Assert.Null(await zookeeper.ExistsAsync(node).WaitAsync(Timeout));
             await client.Closed.Task.WaitAsync(Timeout);
             Assert.Equal(Envelope.BodyOneofCase.Kick, client.Frames[^1].BodyCase);
+            output.WriteLine($"Kicked and closed {stopwatch.Elapsed.TotalSeconds:F1} s after SIGTERM to process {servicePid} ({replica.ResourceName})");
 
-            await stopping.WaitAsync(ClusterFixture.ReplicaTimeout);
+            Assert.Equal(replica, await stopping.WaitAsync(ClusterFixture.ReplicaTimeout));
+            output.WriteLine($"Aspire saw {replica.ResourceName} stopped after {stopwatch.Elapsed.TotalSeconds:F1} s");
             Assert.Throws<ArgumentException>(() => Process.GetProcessById(servicePid).Dispose());
 
             await cluster.WaitUntilRouteListsImServersAsync(ClusterFixture.ImServerReplicas - 1);
@@ -191,6 +193,8 @@ public sealed class ImServerClusterTests(ClusterFixture cluster, ITestOutputHelp
         }
         finally
         {
+            // Restore the full cluster for the next test, also when an assertion above failed mid-stop.
+            await Task.WhenAny(stopping, Task.Delay(ClusterFixture.ReplicaTimeout));
             await cluster.StartReplicaAsync(replica.ResourceName);
         }
     }
