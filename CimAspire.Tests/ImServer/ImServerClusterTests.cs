@@ -117,8 +117,10 @@ public sealed class ImServerClusterTests(ClusterFixture cluster, ITestOutputHelp
         }, "the silent user is still online");
     }
 
-    [Fact]
-    public async Task ARepeatLoginKicksTheOldConnectionWithReplacedAndTheNewOneWorks()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ARepeatLoginKicksTheOldConnectionWithReplacedAndTheNewOneWorks(bool sameServer)
     {
         using var http = cluster.CreateRouteClient();
         var name = RouteApiTestExtensions.UniqueName("twice");
@@ -128,9 +130,14 @@ public sealed class ImServerClusterTests(ClusterFixture cluster, ITestOutputHelp
         await using var first = await TestClient.ConnectAsync(firstLogin.Server.Host, firstLogin.Server.Port);
         Assert.Equal(Envelope.BodyOneofCase.LoginResult, (await LoginAsync(first, firstLogin.Token)).BodyCase);
 
-        // The route API may send the second login to either server; the old one must be kicked in both cases.
-        var secondLogin = await http.LoginAsync(name);
-        output.WriteLine($"First login on {firstLogin.Server.ServerId}, second on {secondLogin.Server.ServerId}");
+        // A second login (another device, a new session), steered to the first one's server or to the other through
+        // refresh's avoidServerId: the old connection must be kicked locally and across servers alike.
+        var other = await OtherServerAsync(http, firstLogin.Server.ServerId);
+        var newSession = await http.LoginAsync(name);
+        using var refresh = await http.SendAsync(
+            HttpMethod.Post, RouteApiPaths.Refresh, newSession.Token, new RefreshRequest(sameServer ? other.ServerId : firstLogin.Server.ServerId));
+        var secondLogin = await refresh.ReadAsync<LoginResponse>();
+        Assert.Equal(sameServer ? firstLogin.Server.ServerId : other.ServerId, secondLogin.Server.ServerId);
         await using var second = await TestClient.ConnectAsync(secondLogin.Server.Host, secondLogin.Server.Port);
         Assert.Equal(Envelope.BodyOneofCase.LoginResult, (await LoginAsync(second, secondLogin.Token)).BodyCase);
 
