@@ -36,6 +36,8 @@ public sealed class CimChatConnection(CimClient client) : IChatConnection
 
     public string? ServerId => client.Server?.ServerId;
 
+    public CimSessionTicket? Ticket => client.Ticket;
+
     public event Action<ChatMessage>? MessageReceived
     {
         add => client.MessageReceived += value;
@@ -79,6 +81,15 @@ public sealed class CimChatConnection(CimClient client) : IChatConnection
         client.StateChanged += OnStateChanged;
         return Call(() => client.LoginAsync(userName, password, ct));
     }
+
+    public Task ResumeAsync(string token, CancellationToken ct = default)
+    {
+        client.StateChanged -= OnStateChanged;
+        client.StateChanged += OnStateChanged;
+        return Call(() => client.ResumeAsync(token, ct));
+    }
+
+    public Task DisconnectAsync() => client.DisconnectAsync();
 
     public async Task<ChatSendResult> SendAsync(Target to, string text, string clientMsgId, CancellationToken ct = default)
     {
