@@ -113,9 +113,10 @@ public sealed class ClusterFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Points every project at the test collector. With the dashboard disabled Aspire has no OTLP endpoint to give
-    /// them (it falls back to its configured dashboard address), so this callback, added after Aspire's own, overrides
-    /// the endpoint and protocol; the short batch delay makes spans arrive within a test's patience.
+    /// Points every project at the test collector. With the dashboard disabled, Aspire still gives each project the
+    /// dashboard's OTLP address from configuration, which the testing builder defaults to <c>http://localhost:4317</c>
+    /// (gRPC) where nothing listens. This callback runs after Aspire's own and overrides the endpoint and protocol; the
+    /// short batch delay (Aspire's development default is 1 s) lets spans arrive within a test's patience.
     /// </summary>
     private static void ExportTelemetryTo(IDistributedApplicationTestingBuilder builder, Uri collector)
     {
