@@ -134,7 +134,6 @@ public sealed class WireConnection : IAsyncDisposable
 
     private void Enqueue(IMessage envelope)
     {
-        var size = envelope.CalculateSize();
         lock (_writeGate)
         {
             if (_disposed != 0)
@@ -142,10 +141,7 @@ public sealed class WireConnection : IAsyncDisposable
                 return;
             }
 
-            var span = _queued.GetSpan(5 + size);
-            var header = WriteVarint32(span, (uint)size);
-            envelope.WriteTo(span.Slice(header, size));
-            _queued.Advance(header + size);
+            EnvelopeFraming.Write(_queued, envelope);
             if (_flushing)
             {
                 return;
@@ -235,21 +231,10 @@ public sealed class WireConnection : IAsyncDisposable
     private int ParseFrames(ReadOnlySpan<byte> data)
     {
         var offset = 0;
-        while (TryReadVarint32(data[offset..], out var length, out var header))
+        while (EnvelopeFraming.TryRead(data[offset..], MaxFrameBytes, out var envelope, out var consumed))
         {
-            if (length > MaxFrameBytes)
-            {
-                throw new InvalidDataException($"A frame of {length} bytes is larger than the {MaxFrameBytes} the harness accepts.");
-            }
-
-            if (data.Length - offset - header < length)
-            {
-                break;
-            }
-
-            var envelope = Envelope.Parser.ParseFrom(data.Slice(offset + header, (int)length));
-            offset += header + (int)length;
-            Dispatch(envelope);
+            offset += consumed;
+            Dispatch(envelope!);
         }
 
         return offset;
@@ -299,41 +284,6 @@ public sealed class WireConnection : IAsyncDisposable
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    public static int WriteVarint32(Span<byte> destination, uint value)
-    {
-        var i = 0;
-        while (value >= 0x80)
-        {
-            destination[i++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-
-        destination[i++] = (byte)value;
-        return i;
-    }
-
-    public static bool TryReadVarint32(ReadOnlySpan<byte> data, out uint value, out int length)
-    {
-        value = 0;
-        for (var i = 0; i < 5 && i < data.Length; i++)
-        {
-            value |= (uint)(data[i] & 0x7F) << (7 * i);
-            if ((data[i] & 0x80) == 0)
-            {
-                length = i + 1;
-                return true;
-            }
-        }
-
-        if (data.Length >= 5)
-        {
-            throw new InvalidDataException("A frame length prefix is longer than five bytes.");
-        }
-
-        length = 0;
-        return false;
     }
 }
 

@@ -160,7 +160,7 @@ internal sealed class ImConnection : IAsyncDisposable
 
                 Volatile.Write(ref _lastReadTicks, Environment.TickCount64);
                 end += read;
-                while (FrameCodec.TryRead(buffer.AsSpan(start, end - start), _maxFrameBytes, out var envelope, out var consumed))
+                while (EnvelopeFraming.TryRead(buffer.AsSpan(start, end - start), _maxFrameBytes, out var envelope, out var consumed))
                 {
                     start += consumed;
                     onFrame(this, envelope!);
@@ -208,7 +208,7 @@ internal sealed class ImConnection : IAsyncDisposable
             {
                 while (batch.WrittenCount < MaxWriteBatchBytes && reader.TryRead(out var envelope))
                 {
-                    FrameCodec.Write(batch, envelope);
+                    EnvelopeFraming.Write(batch, envelope);
                 }
 
                 await _stream.WriteAsync(batch.WrittenMemory, _cts.Token).ConfigureAwait(false);

@@ -7,7 +7,7 @@ namespace CimAspire.ImServer.Delivery;
 
 /// <summary>
 /// Writes delivered cursors in batches: acknowledgements queued meanwhile are merged (highest sequence per user and
-/// conversation) and written together, then the other party of a one-to-one conversation gets a DELIVERED receipt.
+/// conversation) and written together, then the other members of the conversation get a DELIVERED receipt (see MessageDispatcher.DispatchCursorReceiptAsync).
 /// </summary>
 public sealed partial class CursorWriter(MessageStore messages, MessageDispatcher dispatcher, ILogger<CursorWriter> logger)
     : BackgroundService
@@ -41,14 +41,7 @@ public sealed partial class CursorWriter(MessageStore messages, MessageDispatche
                 var moved = await messages.AdvanceDeliveredAsync(batch.Select(b => new CursorUpdate(b.Key.Item1, b.Key.Item2, b.Value)));
                 foreach (var update in moved)
                 {
-                    if (ConversationIds.PeerOf(update.ConversationId, update.UserId) is { KindCase: Target.KindOneofCase.UserId } peer
-                        && peer.UserId != update.UserId)
-                    {
-                        await dispatcher.DispatchReceiptAsync(peer.UserId, new Receipt
-                        {
-                            ConversationId = update.ConversationId, UserId = update.UserId, Kind = Receipt.Types.Kind.Delivered, Seq = update.Seq,
-                        });
-                    }
+                    await dispatcher.DispatchCursorReceiptAsync(update.ConversationId, update.UserId, Receipt.Types.Kind.Delivered, update.Seq);
                 }
             }
             catch (Exception ex)

@@ -506,13 +506,7 @@ public sealed partial class ClientConnection
         var moved = await _services.Messages.AdvanceReadAsync([new CursorUpdate(read.ConversationId, UserId, read.Seq)]);
         foreach (var update in moved)
         {
-            if (ConversationIds.PeerOf(update.ConversationId, UserId) is { KindCase: Target.KindOneofCase.UserId } peer && peer.UserId != UserId)
-            {
-                await _services.Dispatcher.DispatchReceiptAsync(peer.UserId, new Receipt
-                {
-                    ConversationId = update.ConversationId, UserId = UserId, Kind = Receipt.Types.Kind.Read, Seq = update.Seq,
-                });
-            }
+            await _services.Dispatcher.DispatchCursorReceiptAsync(update.ConversationId, UserId, Receipt.Types.Kind.Read, update.Seq);
         }
     }
 

@@ -39,17 +39,22 @@ public sealed class EnvelopeDecoder : MessageToMessageDecoder<IByteBuffer>
     }
 }
 
-/// <summary>Writes an <see cref="Envelope"/> as a varint32 length prefix followed by its bytes.</summary>
+/// <summary>Writes an <see cref="Envelope"/> as one frame (<see cref="EnvelopeFraming"/>) straight into the outbound buffer.</summary>
 public sealed class EnvelopeEncoder : MessageToByteEncoder<Envelope>
 {
     protected override void Encode(IChannelHandlerContext context, Envelope message, IByteBuffer output)
     {
-        var size = message.CalculateSize();
-        var buffer = new byte[CodedOutputStream.ComputeRawVarint32Size((uint)size) + size];
-        var stream = new CodedOutputStream(buffer);
-        stream.WriteUInt32((uint)size);
-        message.WriteTo(stream);
-        stream.Flush();
+        var frameSize = EnvelopeFraming.FrameSize(message, out var bodySize);
+        output.EnsureWritable(frameSize);
+        if (output.HasArray)
+        {
+            var written = EnvelopeFraming.Write(output.Array.AsSpan(output.ArrayOffset + output.WriterIndex, frameSize), message, bodySize);
+            output.SetWriterIndex(output.WriterIndex + written);
+            return;
+        }
+
+        var buffer = new byte[frameSize];
+        EnvelopeFraming.Write(buffer, message, bodySize);
         output.WriteBytes(buffer);
     }
 }

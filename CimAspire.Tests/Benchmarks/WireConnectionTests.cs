@@ -10,23 +10,6 @@ public class WireConnectionTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    [Theory]
-    [InlineData(0u)]
-    [InlineData(127u)]
-    [InlineData(128u)]
-    [InlineData(300u)]
-    [InlineData(2_097_151u)]
-    [InlineData(uint.MaxValue)]
-    public void VarintLengthsRoundTrip(uint value)
-    {
-        var buffer = new byte[5];
-        var written = WireConnection.WriteVarint32(buffer, value);
-        Assert.True(WireConnection.TryReadVarint32(buffer.AsSpan(0, written), out var read, out var length));
-        Assert.Equal(value, read);
-        Assert.Equal(written, length);
-        Assert.False(WireConnection.TryReadVarint32(buffer.AsSpan(0, written - 1), out _, out _));
-    }
-
     [Fact]
     public async Task LogsInAndMatchesRepliesToRequestsWhilePassingOtherFrames()
     {

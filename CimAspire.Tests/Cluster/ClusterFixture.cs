@@ -6,6 +6,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using CimAspire.Protocol;
+using CimAspire.Tests.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -49,6 +50,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     private readonly CancellationTokenSource _stopWatching = new();
     private DistributedApplication? _app;
     private Task _watching = Task.CompletedTask;
+    private OtlpReceiver? _telemetry;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The cluster has not started.");
 
@@ -70,12 +72,16 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>The admin key the services were given (AppHost parameter <c>admin-key</c>, <c>Cim:AdminKey</c>).</summary>
     public string AdminKey { get; } = $"cim-test-admin-{Guid.NewGuid():N}";
 
+    /// <summary>The OTLP collector every project of the graph exports its telemetry to (started before the graph).</summary>
+    public OtlpReceiver Telemetry => _telemetry ?? throw new InvalidOperationException("The cluster has not started.");
+
     public ResourceNotificationService Notifications => App.Services.GetRequiredService<ResourceNotificationService>();
 
     public async Task InitializeAsync()
     {
         var stopwatch = Stopwatch.StartNew();
         using var timeout = new CancellationTokenSource(StartupTimeout);
+        _telemetry = await OtlpReceiver.StartAsync(timeout.Token);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CimAspire_AppHost>(
             [
                 "--Cim:Infrastructure=local",
@@ -96,6 +102,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         // Health probes fail by design until a resource is up, and again while it shuts down; the fixture reports what matters.
         builder.Services.AddLogging(logging => logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical));
 
+        ExportTelemetryTo(builder, _telemetry.Endpoint);
+
         _app = await builder.BuildAsync(timeout.Token).WaitAsync(timeout.Token);
         _watching = WatchStatesAsync(_stopWatching.Token);
         try
@@ -111,6 +119,28 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
 
         StartupTime = stopwatch.Elapsed;
+    }
+
+    /// <summary>
+    /// Points every project at the test collector. With the dashboard disabled, Aspire still gives each project the
+    /// dashboard's OTLP address from configuration, which the testing builder defaults to <c>http://localhost:4317</c>
+    /// (gRPC) where nothing listens. This callback runs after Aspire's own and overrides the endpoint and protocol; the
+    /// short batch delay (Aspire's development default is 1 s) lets spans arrive within a test's patience.
+    /// </summary>
+    private static void ExportTelemetryTo(IDistributedApplicationTestingBuilder builder, Uri collector)
+    {
+        var endpoint = collector.GetLeftPart(UriPartial.Authority);
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment(context =>
+            {
+                context.EnvironmentVariables["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint;
+                context.EnvironmentVariables["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+                context.EnvironmentVariables["OTEL_BSP_SCHEDULE_DELAY"] = "200";
+                context.EnvironmentVariables["OTEL_BLRP_SCHEDULE_DELAY"] = "1000";
+                context.EnvironmentVariables["OTEL_TRACES_SAMPLER"] = "always_on";
+            });
+        }
     }
 
     /// <summary>An HttpClient for the route API (through Aspire's proxy in front of its replicas).</summary>
@@ -298,6 +328,11 @@ public sealed class ClusterFixture : IAsyncLifetime
             {
                 await _app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
             }
+        }
+
+        if (_telemetry is not null)
+        {
+            await _telemetry.DisposeAsync();
         }
 
         try
