@@ -94,6 +94,9 @@ public sealed class CimClient : IAsyncDisposable
     /// <summary>The current route API token (tests check that logout really ends it).</summary>
     internal string? SessionToken => Session?.Token;
 
+    /// <summary>What resumes this session later (<see cref="ResumeAsync"/>): its route API token and when that expires; null while logged out.</summary>
+    public CimSessionTicket? Ticket => Session is { } session ? new CimSessionTicket(session.Token, session.ExpiresAt) : null;
+
     private LoginResponse? Session
     {
         get
@@ -113,10 +116,26 @@ public sealed class CimClient : IAsyncDisposable
     }
 
     /// <summary>Logs in through the route API, connects to the assigned server and syncs; <see cref="ConnectionState.Online"/> when done.</summary>
-    public async Task LoginAsync(string userName, string password, CancellationToken ct = default)
+    public Task LoginAsync(string userName, string password, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(userName);
         ArgumentException.ThrowIfNullOrEmpty(password);
+        return StartSessionAsync(c => _api.LoginAsync(new LoginRequestDto(userName, password), c), ct);
+    }
+
+    /// <summary>
+    /// Continues a route API session from its token (see <see cref="Ticket"/>) without the password: the route API
+    /// renews it and picks a server, then this connects and syncs like <see cref="LoginAsync"/>. A session that ended
+    /// (logged out or expired) fails with a <see cref="CimApiException"/> of status 401.
+    /// </summary>
+    public Task ResumeAsync(string token, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(token);
+        return StartSessionAsync(c => _api.RefreshAsync(token, new RefreshRequest(null), c), ct);
+    }
+
+    private async Task StartSessionAsync(Func<CancellationToken, Task<LoginResponse>> obtainSession, CancellationToken ct)
+    {
         CancellationToken sessionToken;
         lock (_gate)
         {
@@ -142,7 +161,7 @@ public sealed class CimClient : IAsyncDisposable
         try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, sessionToken);
-            var login = await _api.LoginAsync(new LoginRequestDto(userName, password), linked.Token).ConfigureAwait(false);
+            var login = await obtainSession(linked.Token).ConfigureAwait(false);
             lock (_gate)
             {
                 _session = login;
@@ -455,6 +474,12 @@ public sealed class CimClient : IAsyncDisposable
 
     /// <summary>Quits: closes the connection, ends the session at the route API; nothing reconnects afterwards.</summary>
     public Task LogoutAsync(CancellationToken ct = default) => QuitAsync(callRouteApi: true, swallowErrors: false, ct);
+
+    /// <summary>
+    /// Closes the connection like <see cref="LogoutAsync"/> but leaves the route API session valid until its token
+    /// expires, so <see cref="ResumeAsync"/> can continue it (e.g. a web page that reloads); nothing reconnects meanwhile.
+    /// </summary>
+    public Task DisconnectAsync() => QuitAsync(callRouteApi: false, swallowErrors: true, CancellationToken.None);
 
     /// <summary>Quits like <see cref="LogoutAsync"/>, ending the session at the route API only if one is live; never throws for that.</summary>
     public async ValueTask DisposeAsync()

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -6,15 +7,13 @@ using CimAspire.Protocol;
 
 namespace CimAspire.Benchmarks.Cluster;
 
-/// <summary>The few route API calls the harness makes (register, log in, refresh, groups), on its contracts.</summary>
+/// <summary>
+/// The few route API calls the harness makes (register, log in, refresh, groups), on the shared contracts and paths.
+/// Its own small client rather than the SDK's, whose route client is internal to a session: the harness shares one
+/// loopback-only HttpClient with a wide connection pool across thousands of simulated users.
+/// </summary>
 public sealed class RouteApiClient : IDisposable
 {
-    // The paths of the route API (see docs/route-api.md).
-    public const string AccountsPath = "/api/accounts";
-    public const string LoginPath = "/api/sessions/login";
-    public const string RefreshPath = "/api/sessions/refresh";
-    public const string GroupsPath = "/api/groups";
-
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly HttpClient _http;
 
@@ -34,21 +33,21 @@ public sealed class RouteApiClient : IDisposable
 
     public async Task<AccountDto> RegisterAsync(string userName, string password, CancellationToken cancellationToken)
     {
-        using var response = await _http.PostAsJsonAsync(AccountsPath, new RegisterRequest(userName, password), Json, cancellationToken);
+        using var response = await _http.PostAsJsonAsync(RouteApiPaths.Accounts, new RegisterRequest(userName, password), Json, cancellationToken);
         await EnsureAsync(response, "register", cancellationToken);
         return (await response.Content.ReadFromJsonAsync<AccountDto>(Json, cancellationToken))!;
     }
 
     public async Task<LoginResponse> LoginAsync(string userName, string password, CancellationToken cancellationToken)
     {
-        using var response = await _http.PostAsJsonAsync(LoginPath, new LoginRequestDto(userName, password), Json, cancellationToken);
+        using var response = await _http.PostAsJsonAsync(RouteApiPaths.Login, new LoginRequestDto(userName, password), Json, cancellationToken);
         await EnsureAsync(response, "login", cancellationToken);
         return (await response.Content.ReadFromJsonAsync<LoginResponse>(Json, cancellationToken))!;
     }
 
     public async Task<LoginResponse> RefreshAsync(string token, string? avoidServerId, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, RefreshPath)
+        using var request = new HttpRequestMessage(HttpMethod.Post, RouteApiPaths.Refresh)
         {
             Content = JsonContent.Create(new RefreshRequest(avoidServerId), options: Json),
         };
@@ -60,7 +59,7 @@ public sealed class RouteApiClient : IDisposable
 
     public async Task<GroupDto> CreateGroupAsync(string token, string name, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, GroupsPath) { Content = JsonContent.Create(new CreateGroupRequest(name), options: Json) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, RouteApiPaths.Groups) { Content = JsonContent.Create(new CreateGroupRequest(name), options: Json) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await _http.SendAsync(request, cancellationToken);
         await EnsureAsync(response, "create group", cancellationToken);
@@ -69,7 +68,7 @@ public sealed class RouteApiClient : IDisposable
 
     public async Task JoinGroupAsync(string token, long groupId, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"{GroupsPath}/{groupId}/join");
+        using var request = new HttpRequestMessage(HttpMethod.Post, RouteApiPaths.GroupJoin.Replace("{groupId}", groupId.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await _http.SendAsync(request, cancellationToken);
         await EnsureAsync(response, "join group", cancellationToken);

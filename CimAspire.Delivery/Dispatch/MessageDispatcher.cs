@@ -1,4 +1,5 @@
 using CimAspire.Delivery.Groups;
+using CimAspire.Delivery.Messages;
 using CimAspire.Delivery.Routes;
 using CimAspire.Protocol;
 
@@ -38,6 +39,9 @@ public sealed class DispatchPlan
 /// </summary>
 public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, ServerInbox inbox, ILocalDelivery? local = null)
 {
+    /// <summary>Groups larger than this (plus the reader) get no receipts: the fan-out of every ack would cost more than it tells.</summary>
+    public const int MaxGroupReceiptRecipients = 100;
+
     /// <summary>Delivers a stored message to the other side of its conversation (every member but the sender for a group).</summary>
     public async Task<DispatchResult> DispatchMessageAsync(ChatMessage message, CancellationToken cancellationToken = default)
         => await ExecuteAsync(await PlanMessageAsync(message, cancellationToken), cancellationToken);
@@ -51,6 +55,67 @@ public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, Serv
     {
         ArgumentNullException.ThrowIfNull(receipt);
         return DispatchToUsersAsync([toUserId], new ServerDelivery { Receipt = receipt }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Tells the other side of a conversation that <paramref name="userId"/> received or read it up to
+    /// <paramref name="seq"/>: the peer of a one-to-one conversation, every other member of a group of at most
+    /// <see cref="MaxGroupReceiptRecipients"/> members. The everyone room has no receipts: every ack would reach everyone.
+    /// </summary>
+    public async Task<DispatchResult> DispatchCursorReceiptAsync(
+        string conversationId, long userId, Receipt.Types.Kind kind, long seq, CancellationToken cancellationToken = default)
+    {
+        var receipt = new Receipt { ConversationId = conversationId, UserId = userId, Kind = kind, Seq = seq };
+        switch (ConversationIds.PeerOf(conversationId, userId))
+        {
+            case { KindCase: Target.KindOneofCase.UserId } peer when peer.UserId != userId:
+                return await DispatchReceiptAsync(peer.UserId, receipt, cancellationToken);
+            case { KindCase: Target.KindOneofCase.GroupId } group when group.GroupId != ConversationIds.EveryoneGroupId:
+                var members = await groups.GetMembersAsync(group.GroupId, cancellationToken);
+                if (members.Count > MaxGroupReceiptRecipients + 1)
+                {
+                    return new DispatchResult(0, 0);
+                }
+
+                var others = members.Where(member => member != userId).ToList();
+                return await DispatchToUsersAsync(others, new ServerDelivery { Receipt = receipt }, cancellationToken);
+            default:
+                return new DispatchResult(0, 0);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="DispatchCursorReceiptAsync"/> for many cursor moves at once: the members of each group conversation
+    /// are read once for all its moves, and every receipt goes out together.
+    /// </summary>
+    public async Task DispatchCursorReceiptsAsync(IReadOnlyList<CursorUpdate> updates, Receipt.Types.Kind kind, CancellationToken cancellationToken = default)
+    {
+        var sends = new List<Task>(updates.Count);
+        foreach (var conversation in updates.GroupBy(u => u.ConversationId, StringComparer.Ordinal))
+        {
+            IReadOnlyList<long>? members = null;
+            foreach (var update in conversation)
+            {
+                var receipt = new Receipt { ConversationId = update.ConversationId, UserId = update.UserId, Kind = kind, Seq = update.Seq };
+                switch (ConversationIds.PeerOf(update.ConversationId, update.UserId))
+                {
+                    case { KindCase: Target.KindOneofCase.UserId } peer when peer.UserId != update.UserId:
+                        sends.Add(DispatchReceiptAsync(peer.UserId, receipt, cancellationToken));
+                        break;
+                    case { KindCase: Target.KindOneofCase.GroupId } group when group.GroupId != ConversationIds.EveryoneGroupId:
+                        members ??= await groups.GetMembersAsync(group.GroupId, cancellationToken);
+                        if (members.Count <= MaxGroupReceiptRecipients + 1)
+                        {
+                            var others = members.Where(member => member != update.UserId).ToList();
+                            sends.Add(DispatchToUsersAsync(others, new ServerDelivery { Receipt = receipt }, cancellationToken));
+                        }
+
+                        break;
+                }
+            }
+        }
+
+        await Task.WhenAll(sends);
     }
 
     /// <summary>Delivers one payload to the given users wherever they are online.</summary>

@@ -7,7 +7,7 @@ namespace CimAspire.ImServer.Delivery;
 
 /// <summary>
 /// Writes delivered cursors in batches: acknowledgements queued meanwhile are merged (highest sequence per user and
-/// conversation) and written together, then the other party of a one-to-one conversation gets a DELIVERED receipt.
+/// conversation) and written together, then the other members of the conversation get a DELIVERED receipt (see MessageDispatcher.DispatchCursorReceiptAsync).
 /// </summary>
 public sealed partial class CursorWriter(MessageStore messages, MessageDispatcher dispatcher, ILogger<CursorWriter> logger)
     : BackgroundService
@@ -79,22 +79,9 @@ public sealed partial class CursorWriter(MessageStore messages, MessageDispatche
             try
             {
                 var moved = await messages.AdvanceDeliveredAsync(batch.Select(b => new CursorUpdate(b.Key.Item1, b.Key.Item2, b.Value)));
-                // One receipt per conversation and user in a batch, so they can all go at once (their route lookups
-                // share a batch); the next batch waits for them, which keeps each peer's receipts in order.
-                var receipts = new List<Task>(moved.Count);
-                foreach (var update in moved)
-                {
-                    if (ConversationIds.PeerOf(update.ConversationId, update.UserId) is { KindCase: Target.KindOneofCase.UserId } peer
-                        && peer.UserId != update.UserId)
-                    {
-                        receipts.Add(dispatcher.DispatchReceiptAsync(peer.UserId, new Receipt
-                        {
-                            ConversationId = update.ConversationId, UserId = update.UserId, Kind = Receipt.Types.Kind.Delivered, Seq = update.Seq,
-                        }));
-                    }
-                }
-
-                await Task.WhenAll(receipts);
+                // Receipts of a batch go out together (one member lookup per group conversation, route lookups in one
+                // batch); the next batch waits for them, which keeps each peer's receipts in order.
+                await dispatcher.DispatchCursorReceiptsAsync(moved, Receipt.Types.Kind.Delivered);
             }
             catch (Exception ex)
             {

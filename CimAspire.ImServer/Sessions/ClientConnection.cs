@@ -93,6 +93,23 @@ public sealed partial class ClientConnection
         Closed();
     }
 
+    /// <summary>
+    /// Closes at once, dropping what is still queued for the client: used when sending more (even an error frame) cannot
+    /// work, e.g. for a slow consumer whose outbound queue is full.
+    /// </summary>
+    public void Abort(ErrorCode code, string message)
+    {
+        if (IsClosed)
+        {
+            return;
+        }
+
+        _services.Telemetry.Error(code);
+        LogAborted(Id, UserId, code, message);
+        _transport.Abort();
+        Closed();
+    }
+
     /// <summary>Tells the client why it must go, then closes.</summary>
     public void Kick(Kick kick)
     {
@@ -627,13 +644,7 @@ public sealed partial class ClientConnection
         var moved = await _services.Messages.AdvanceReadAsync([new CursorUpdate(read.ConversationId, UserId, read.Seq)]);
         foreach (var update in moved)
         {
-            if (ConversationIds.PeerOf(update.ConversationId, UserId) is { KindCase: Target.KindOneofCase.UserId } peer && peer.UserId != UserId)
-            {
-                await _services.Dispatcher.DispatchReceiptAsync(peer.UserId, new Receipt
-                {
-                    ConversationId = update.ConversationId, UserId = UserId, Kind = Receipt.Types.Kind.Read, Seq = update.Seq,
-                });
-            }
+            await _services.Dispatcher.DispatchCursorReceiptAsync(update.ConversationId, UserId, Receipt.Types.Kind.Read, update.Seq);
         }
     }
 
@@ -707,6 +718,9 @@ public sealed partial class ClientConnection
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} (user {UserId}) closed with {Code}: {Reason}")]
     private partial void LogConnectionFailed(string connectionId, long userId, ErrorCode code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} (user {UserId}) dropped with {Code}: {Reason}")]
+    private partial void LogAborted(string connectionId, long userId, ErrorCode code, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} (user {UserId}) kicked: {Reason}")]
     private partial void LogKicked(string connectionId, long userId, Kick.Types.Reason reason);

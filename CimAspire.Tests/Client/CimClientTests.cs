@@ -46,6 +46,33 @@ public sealed class CimClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_disconnected_session_resumes_from_its_ticket_until_it_is_logged_out()
+    {
+        var (alice, _) = await OnlineAsync("alice");
+        var ticket = alice.Ticket!;
+        Assert.True(ticket.ExpiresAt > DateTimeOffset.UtcNow);
+        Assert.DoesNotContain(ticket.Token, ticket.ToString(), StringComparison.Ordinal);
+
+        await alice.DisconnectAsync().WaitAsync(Timeout);
+        Assert.Equal(ConnectionState.Offline, alice.State);
+        Assert.DoesNotContain(_cluster.Route!.Requests, r => r.Path == "/api/sessions/logout");
+
+        var resumed = NewClient();
+        var probe = new ClientProbe(resumed);
+        await resumed.ResumeAsync(ticket.Token).WaitAsync(Timeout);
+        Assert.Equal((ConnectionState.Online, alice.UserId, "alice"), (resumed.State, resumed.UserId, resumed.UserName));
+        var (bob, _) = await OnlineAsync("bob");
+        await bob.SendAsync(new Target { UserId = resumed.UserId }, "welcome back").WaitAsync(Timeout);
+        await probe.WaitForMessagesAsync(1);
+
+        await resumed.LogoutAsync().WaitAsync(Timeout);
+        var late = NewClient();
+        var error = await Assert.ThrowsAsync<CimApiException>(() => late.ResumeAsync(ticket.Token).WaitAsync(Timeout));
+        Assert.Equal(401, error.StatusCode);
+        Assert.Equal(ConnectionState.Offline, late.State);
+    }
+
+    [Fact]
     public async Task A_wrong_password_is_a_clear_api_error_and_leaves_the_client_offline()
     {
         var client = NewClient();

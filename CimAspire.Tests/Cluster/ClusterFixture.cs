@@ -6,6 +6,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using CimAspire.Protocol;
+using CimAspire.Tests.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -33,6 +34,13 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static readonly TimeSpan StartupTimeout = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan ReplicaTimeout = TimeSpan.FromSeconds(90);
 
+    /// <summary>
+    /// The IM servers' heartbeat settings (<c>Cim:ImServer:PingInterval</c>, <c>IdleTimeout</c>): short enough for an
+    /// idle-timeout test, long enough that a client that pings as its LoginResult says is never cut on a loaded machine.
+    /// </summary>
+    public static readonly TimeSpan ImServerPingInterval = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan ImServerIdleTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Every resource of the graph; each must be running and healthy (every replica of it).</summary>
     public static readonly ImmutableArray<string> ResourceNames = ["zookeeper", "redis", "im-server", "route-api", "web-client"];
 
@@ -42,6 +50,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     private readonly CancellationTokenSource _stopWatching = new();
     private DistributedApplication? _app;
     private Task _watching = Task.CompletedTask;
+    private OtlpReceiver? _telemetry;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The cluster has not started.");
 
@@ -63,12 +72,16 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>The admin key the services were given (AppHost parameter <c>admin-key</c>, <c>Cim:AdminKey</c>).</summary>
     public string AdminKey { get; } = $"cim-test-admin-{Guid.NewGuid():N}";
 
+    /// <summary>The OTLP collector every project of the graph exports its telemetry to (started before the graph).</summary>
+    public OtlpReceiver Telemetry => _telemetry ?? throw new InvalidOperationException("The cluster has not started.");
+
     public ResourceNotificationService Notifications => App.Services.GetRequiredService<ResourceNotificationService>();
 
     public async Task InitializeAsync()
     {
         var stopwatch = Stopwatch.StartNew();
         using var timeout = new CancellationTokenSource(StartupTimeout);
+        _telemetry = await OtlpReceiver.StartAsync(timeout.Token);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CimAspire_AppHost>(
             [
                 "--Cim:Infrastructure=local",
@@ -80,12 +93,16 @@ public sealed class ClusterFixture : IAsyncLifetime
                 // Every test signs up and logs in from 127.0.0.1: the per-address limits would throttle the suite itself.
                 "--Cim:Route:RegisterRateLimit:PermitLimit=100000",
                 "--Cim:Route:LoginRateLimit:PermitLimit=100000",
+                $"--Cim:ImServer:PingInterval={ImServerPingInterval:c}",
+                $"--Cim:ImServer:IdleTimeout={ImServerIdleTimeout:c}",
             ],
             (options, _) => options.DisableDashboard = true,
             timeout.Token);
 
         // Health probes fail by design until a resource is up, and again while it shuts down; the fixture reports what matters.
         builder.Services.AddLogging(logging => logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical));
+
+        ExportTelemetryTo(builder, _telemetry.Endpoint);
 
         _app = await builder.BuildAsync(timeout.Token).WaitAsync(timeout.Token);
         _watching = WatchStatesAsync(_stopWatching.Token);
@@ -102,6 +119,28 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
 
         StartupTime = stopwatch.Elapsed;
+    }
+
+    /// <summary>
+    /// Points every project at the test collector. With the dashboard disabled, Aspire still gives each project the
+    /// dashboard's OTLP address from configuration, which the testing builder defaults to <c>http://localhost:4317</c>
+    /// (gRPC) where nothing listens. This callback runs after Aspire's own and overrides the endpoint and protocol; the
+    /// short batch delay (Aspire's development default is 1 s) lets spans arrive within a test's patience.
+    /// </summary>
+    private static void ExportTelemetryTo(IDistributedApplicationTestingBuilder builder, Uri collector)
+    {
+        var endpoint = collector.GetLeftPart(UriPartial.Authority);
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment(context =>
+            {
+                context.EnvironmentVariables["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint;
+                context.EnvironmentVariables["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+                context.EnvironmentVariables["OTEL_BSP_SCHEDULE_DELAY"] = "200";
+                context.EnvironmentVariables["OTEL_BLRP_SCHEDULE_DELAY"] = "1000";
+                context.EnvironmentVariables["OTEL_TRACES_SAMPLER"] = "always_on";
+            });
+        }
     }
 
     /// <summary>An HttpClient for the route API (through Aspire's proxy in front of its replicas).</summary>
@@ -171,6 +210,32 @@ public sealed class ClusterFixture : IAsyncLifetime
         await WaitUntilAsync(
             () => GetState(replicaResourceName) is { } state && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text),
             timeout.Token);
+    }
+
+    /// <summary>
+    /// Stops the IM server with this id gracefully, as a process manager does: SIGTERM to the server's own process, then
+    /// waits until Aspire sees its replica stopped. (Aspire's stop command sends SIGTERM to the <c>dotnet run</c> host,
+    /// which forwards it, but reports failure and kills the host when the service takes more than a few seconds.)
+    /// </summary>
+    /// <returns>The replica that was stopped, to start again with <see cref="StartReplicaAsync"/>.</returns>
+    public async Task<ReplicaInstance> StopImServerAsync(string serverId, CancellationToken cancellationToken = default)
+    {
+        var replica = FindImServerReplica(serverId);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ReplicaTimeout);
+        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", serverId.Split('-')[^2]]) { UseShellExecute = false })!)
+        {
+            await kill.WaitForExitAsync(timeout.Token);
+            if (kill.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"kill -TERM for {serverId} exited with {kill.ExitCode}.");
+            }
+        }
+
+        await WaitUntilAsync(
+            () => GetState(replica.ResourceName) is { } state && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text),
+            timeout.Token);
+        return replica;
     }
 
     /// <summary>
@@ -263,6 +328,11 @@ public sealed class ClusterFixture : IAsyncLifetime
             {
                 await _app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
             }
+        }
+
+        if (_telemetry is not null)
+        {
+            await _telemetry.DisposeAsync();
         }
 
         try

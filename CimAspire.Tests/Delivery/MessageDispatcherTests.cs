@@ -60,6 +60,46 @@ public sealed class MessageDispatcherTests(RedisFixture fixture) : IClassFixture
         Assert.Empty(sink.Items);
     }
 
+    [Fact]
+    public async Task ACursorReceiptGoesToThePeerOrTheOtherGroupMembersButNeverToTheEveryoneRoom()
+    {
+        var routes = fixture.CreateRouteStore();
+        var groups = fixture.CreateGroupStore();
+        var here = $"srv-here-{Guid.NewGuid():N}";
+        long reader = RedisFixture.NewUserId(), peer = RedisFixture.NewUserId(), member = RedisFixture.NewUserId(), stranger = RedisFixture.NewUserId();
+        var group = await groups.CreateAsync("g", peer).WaitAsync(Timeout);
+        await groups.JoinAsync(group.GroupId, reader).WaitAsync(Timeout);
+        await groups.JoinAsync(group.GroupId, member).WaitAsync(Timeout);
+        foreach (var user in new[] { reader, peer, member, stranger })
+        {
+            await routes.ClaimAsync(user, here, RouteClaimMode.Exclusive).WaitAsync(Timeout);
+        }
+
+        var sink = new RecordingSink(here);
+        var dispatcher = new MessageDispatcher(routes, groups, fixture.CreateInbox(), sink);
+
+        var direct = ConversationIds.ForUsers(reader, peer);
+        await dispatcher.DispatchCursorReceiptAsync(direct, reader, Receipt.Types.Kind.Read, 4).WaitAsync(Timeout);
+        var groupConversation = ConversationIds.ForGroup(group.GroupId);
+        var groupResult = await dispatcher.DispatchCursorReceiptAsync(groupConversation, reader, Receipt.Types.Kind.Delivered, 7).WaitAsync(Timeout);
+        var everyone = await dispatcher.DispatchCursorReceiptAsync(ConversationIds.ForGroup(ConversationIds.EveryoneGroupId), reader, Receipt.Types.Kind.Read, 9).WaitAsync(Timeout);
+
+        Assert.Equal(2, groupResult.OnlineRecipients);
+        Assert.Equal((0, 0), (everyone.OnlineRecipients, everyone.Servers));
+        Assert.Collection(
+            sink.Items,
+            item =>
+            {
+                Assert.Equal([peer], item.RecipientIds);
+                Assert.Equal((direct, reader, Receipt.Types.Kind.Read, 4L), (item.Receipt.ConversationId, item.Receipt.UserId, item.Receipt.Kind, item.Receipt.Seq));
+            },
+            item =>
+            {
+                Assert.Equal(new[] { member, peer }.Order(), item.RecipientIds.Order());
+                Assert.Equal((groupConversation, reader, Receipt.Types.Kind.Delivered, 7L), (item.Receipt.ConversationId, item.Receipt.UserId, item.Receipt.Kind, item.Receipt.Seq));
+            });
+    }
+
     private sealed class RecordingSink(string serverId) : ILocalDelivery
     {
         public List<ServerDelivery> Items { get; } = [];

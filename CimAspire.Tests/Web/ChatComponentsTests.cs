@@ -5,6 +5,8 @@ using CimAspire.WebClient.Chat;
 using CimAspire.WebClient.Components.Pages.Account;
 using CimAspire.WebClient.Components.Pages.Chat;
 using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Server.ProtectedBrowserStorage;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -23,6 +25,11 @@ public sealed class ChatComponentsTests : BunitContext
         _session = new ChatSession(new FakeChatConnectionFactory(_connection), TimeProvider.System, NullLogger<ChatSession>.Instance);
         Services.AddSingleton(_session);
         Services.AddSingleton(new BrowserTime());
+        Services.AddSingleton(TimeProvider.System);
+        Services.AddLogging();
+        Services.AddDataProtection();
+        Services.AddScoped<ProtectedSessionStorage>();
+        Services.AddScoped<SessionPersistence>();
         JSInterop.Mode = JSRuntimeMode.Loose;
     }
 
@@ -58,6 +65,35 @@ public sealed class ChatComponentsTests : BunitContext
 
         _connection.RaiseReceipt(Bob, 2, Receipt.Types.Kind.Read, 1);
         cut.WaitForAssertion(() => Assert.Equal("Read", cut.Find("[data-testid=message-status]").GetAttribute("data-status")), Timeout);
+    }
+
+    [Fact]
+    public async Task Own_group_messages_show_delivered_then_how_many_members_read_them()
+    {
+        _connection.Groups.Add(new GroupDto(7, "rust fans", 1, 3));
+        await _session.SignInAsync("alice", "pw").WaitAsync(Timeout);
+        await _session.OpenConversationAsync("g7").WaitAsync(Timeout);
+        var cut = Render<ConversationView>();
+        (string?, string) Status()
+        {
+            var status = cut.Find("[data-testid=message-status]");
+            return (status.GetAttribute("data-status"), status.TextContent.Trim());
+        }
+
+        await cut.InvokeAsync(() => _session.SendAsync("team update"));
+        cut.WaitForAssertion(() => Assert.Equal(("Sent", "✓ Sent"), Status()), Timeout);
+        var seq = _session.Find("g7")!.Messages.Single().Seq;
+
+        _connection.RaiseReceipt("g7", 2, Receipt.Types.Kind.Delivered, seq);
+        cut.WaitForAssertion(() => Assert.Equal(("Delivered", "✓✓ Delivered"), Status()), Timeout);
+
+        _connection.RaiseReceipt("g7", 2, Receipt.Types.Kind.Read, seq);
+        cut.WaitForAssertion(() => Assert.Equal(("Read", "✓✓ Read by 1"), Status()), Timeout);
+
+        // A receipt for an earlier message does not count as reading this one.
+        _connection.RaiseReceipt("g7", 3, Receipt.Types.Kind.Read, seq - 1);
+        _connection.RaiseReceipt("g7", 3, Receipt.Types.Kind.Read, seq);
+        cut.WaitForAssertion(() => Assert.Equal(("Read", "✓✓ Read by 2"), Status()), Timeout);
     }
 
     [Fact]

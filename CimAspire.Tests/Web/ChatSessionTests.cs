@@ -376,14 +376,78 @@ public sealed class ChatSessionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Disposing_the_session_logs_out_and_closes_the_connection()
+    public async Task Disposing_the_session_closes_the_connection_but_keeps_the_route_session_for_a_reload()
     {
         await _session.SignInAsync("alice", "pw").WaitAsync(Timeout);
 
         await _session.DisposeAsync();
 
+        Assert.True(_connection.Disconnected);
+        Assert.False(_connection.LoggedOut);
+        Assert.True(_connection.Disposed);
+    }
+
+    [Fact]
+    public async Task Signing_out_ends_the_route_session()
+    {
+        await _session.SignInAsync("alice", "pw").WaitAsync(Timeout);
+
+        await _session.SignOutAsync().WaitAsync(Timeout);
+
         Assert.True(_connection.LoggedOut);
         Assert.True(_connection.Disposed);
+        Assert.Null(_session.Ticket);
+    }
+
+    [Fact]
+    public async Task A_session_resumes_from_its_ticket_with_history_and_sends()
+    {
+        var first = new FakeChatConnection(userId: 1, userName: "alice");
+        var resumed = new FakeChatConnection(userId: 1, userName: "alice");
+        resumed.DeliverFrom(2, "bob", "sent before the reload");
+        await using var session = new ChatSession(new FakeChatConnectionFactory(first, resumed), TimeProvider.System, NullLogger<ChatSession>.Instance);
+        await session.SignInAsync("alice", "pw").WaitAsync(Timeout);
+        var ticket = session.Ticket;
+        Assert.NotNull(ticket);
+
+        await session.DisposeAsync();
+        Assert.True(first.Disconnected);
+        Assert.False(first.LoggedOut);
+        await using var reloaded = new ChatSession(new FakeChatConnectionFactory(resumed), TimeProvider.System, NullLogger<ChatSession>.Instance);
+        await reloaded.ResumeAsync(ticket.Token).WaitAsync(Timeout);
+
+        Assert.Equal([ticket.Token], resumed.ResumedWith);
+        Assert.Equal(("alice", 1L), (reloaded.UserName, reloaded.UserId));
+        var bob = ConversationIds.ForUsers(1, 2);
+        await reloaded.OpenUserAsync(2, "bob").WaitAsync(Timeout);
+        Assert.Equal(["sent before the reload"], reloaded.Find(bob)!.Messages.Select(m => m.Text));
+        await reloaded.SendAsync("after the reload").WaitAsync(Timeout);
+        Assert.Contains(resumed.Sends, s => s.Text == "after the reload");
+    }
+
+    [Fact]
+    public async Task A_ticket_of_an_ended_session_leaves_the_visitor_signed_out_with_the_reason()
+    {
+        _connection.ResumeError = new ChatRequestException("The session has ended (logged out or expired); log in again.", 401);
+
+        var error = await Assert.ThrowsAsync<ChatRequestException>(() => _session.ResumeAsync("stale-token").WaitAsync(Timeout));
+
+        Assert.Equal(401, error.StatusCode);
+        Assert.False(_session.IsSignedIn);
+        Assert.True(_connection.Disposed);
+    }
+
+    [Fact]
+    public async Task Being_replaced_by_a_newer_login_does_not_log_out_the_route_session_it_may_share()
+    {
+        await _session.SignInAsync("alice", "pw").WaitAsync(Timeout);
+
+        _connection.RaiseKick(Kick.Types.Reason.Replaced);
+        await WaitUntil(() => _connection.Disposed);
+
+        Assert.False(_session.IsSignedIn);
+        Assert.False(_connection.LoggedOut);
+        Assert.True(_connection.Disconnected);
     }
 
     [Fact]

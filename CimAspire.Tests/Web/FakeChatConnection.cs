@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using CimAspire.Client;
 using CimAspire.Protocol;
 using CimAspire.WebClient.Chat;
 using Google.Protobuf;
@@ -26,6 +27,16 @@ internal sealed class FakeChatConnection : IChatConnection
     public string? UserName { get; }
 
     public string? ServerId { get; set; } = "im-fake-1";
+
+    public CimSessionTicket? Ticket => State is ChatConnectionState.Offline ? null : new CimSessionTicket($"token-{UserId}", DateTimeOffset.UtcNow.AddHours(12));
+
+    /// <summary>The tokens sessions were resumed with, in order.</summary>
+    public List<string> ResumedWith { get; } = [];
+
+    /// <summary>Thrown by the next resume (and only that one).</summary>
+    public Exception? ResumeError { get; set; }
+
+    public bool Disconnected { get; private set; }
 
     public Dictionary<string, List<MessageDto>> History { get; } = [];
 
@@ -158,6 +169,27 @@ internal sealed class FakeChatConnection : IChatConnection
 
         SetState(ChatConnectionState.Connecting);
         SetState(ChatConnectionState.Online);
+        return Task.CompletedTask;
+    }
+
+    public Task ResumeAsync(string token, CancellationToken ct = default)
+    {
+        ResumedWith.Add(token);
+        if (ResumeError is { } error)
+        {
+            ResumeError = null;
+            return Task.FromException(error);
+        }
+
+        SetState(ChatConnectionState.Connecting);
+        SetState(ChatConnectionState.Online);
+        return Task.CompletedTask;
+    }
+
+    public Task DisconnectAsync()
+    {
+        Disconnected = true;
+        SetState(ChatConnectionState.Offline);
         return Task.CompletedTask;
     }
 

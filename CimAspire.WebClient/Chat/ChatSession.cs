@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using CimAspire.Client;
 using CimAspire.Protocol;
 
 namespace CimAspire.WebClient.Chat;
@@ -108,6 +109,13 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
     public Task SignInAsync(string userName, string password, CancellationToken ct = default) =>
         StartAsync(connection => connection.LoginAsync(userName, password, ct), ct);
 
+    /// <summary>Signs in again from a ticket kept by the browser (<see cref="SessionPersistence"/>), without the password.</summary>
+    public Task ResumeAsync(string token, CancellationToken ct = default) =>
+        StartAsync(connection => connection.ResumeAsync(token, ct), ct);
+
+    /// <summary>What resumes this session after a page reload; null while signed out.</summary>
+    public CimSessionTicket? Ticket => _connection?.Ticket;
+
     public Task SignUpAsync(string userName, string password, CancellationToken ct = default) =>
         StartAsync(
             async connection =>
@@ -160,7 +168,9 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
         Notify();
     }
 
-    public async Task SignOutAsync()
+    public Task SignOutAsync() => EndAsync(logout: true);
+
+    private async Task EndAsync(bool logout)
     {
         var connection = Interlocked.Exchange(ref _connection, null);
         if (connection is null)
@@ -171,7 +181,15 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
         Detach(connection);
         Reset();
         Notify();
-        await CloseAsync(connection);
+        if (logout)
+        {
+            await CloseAsync(connection);
+        }
+        else
+        {
+            await connection.DisconnectAsync();
+            await connection.DisposeAsync();
+        }
     }
 
     public async Task OpenConversationAsync(string conversationId, CancellationToken ct = default)
@@ -422,8 +440,11 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
         var connection = Interlocked.Exchange(ref _connection, null);
         if (connection is not null)
         {
+            // The circuit ends the same way for a reload as for a closed tab: close the IM session, but keep the route
+            // session, which a reloaded page resumes from its stored ticket. Signing out is what ends it.
             Detach(connection);
-            await CloseAsync(connection);
+            await connection.DisconnectAsync();
+            await connection.DisposeAsync();
         }
     }
 
@@ -819,7 +840,10 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
             Kick.Types.Reason.Admin => "An administrator closed your session.",
             _ => string.IsNullOrEmpty(kick.Message) ? "The server closed your session." : kick.Message,
         };
-        _ = SignOutAsync();
+
+        // A newer login replaced this one, and it may continue this very route session (a reloaded tab resumes it
+        // while the old circuit still lives): logging out would end the newer one too.
+        _ = EndAsync(logout: kick.Reason != Kick.Types.Reason.Replaced);
     }
 
     private async Task StopTypingAsync(IChatConnection connection)

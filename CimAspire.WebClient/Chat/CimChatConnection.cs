@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using CimAspire.Client;
 using CimAspire.Protocol;
 using Microsoft.Extensions.Options;
@@ -34,6 +35,8 @@ public sealed class CimChatConnection(CimClient client) : IChatConnection
     public string? UserName => client.UserName;
 
     public string? ServerId => client.Server?.ServerId;
+
+    public CimSessionTicket? Ticket => client.Ticket;
 
     public event Action<ChatMessage>? MessageReceived
     {
@@ -79,10 +82,33 @@ public sealed class CimChatConnection(CimClient client) : IChatConnection
         return Call(() => client.LoginAsync(userName, password, ct));
     }
 
+    public Task ResumeAsync(string token, CancellationToken ct = default)
+    {
+        client.StateChanged -= OnStateChanged;
+        client.StateChanged += OnStateChanged;
+        return Call(() => client.ResumeAsync(token, ct));
+    }
+
+    public Task DisconnectAsync() => client.DisconnectAsync();
+
     public async Task<ChatSendResult> SendAsync(Target to, string text, string clientMsgId, CancellationToken ct = default)
     {
-        var result = await Call(() => client.SendAsync(to, text, clientMsgId, ct));
-        return new ChatSendResult(result.ClientMsgId, result.ServerMsgId, result.ConversationId, result.Seq, result.ServerTime);
+        // Cleared here, inside this async method, so only this send starts a new trace (see WebClientTelemetry.StartSend).
+        var ambient = Activity.Current?.Context ?? default;
+        Activity.Current = null;
+        using var activity = WebClientTelemetry.StartSend(to, clientMsgId, ambient);
+        try
+        {
+            var result = await Call(() => client.SendAsync(to, text, clientMsgId, ct));
+            activity?.SetTag("cim.conversation_id", result.ConversationId);
+            activity?.SetTag("cim.seq", result.Seq);
+            return new ChatSendResult(result.ClientMsgId, result.ServerMsgId, result.ConversationId, result.Seq, result.ServerTime);
+        }
+        catch (Exception ex)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            throw;
+        }
     }
 
     public Task SendTypingAsync(Target to, bool typing, CancellationToken ct = default) =>

@@ -1,3 +1,4 @@
+using CimAspire.Client;
 using CimAspire.Protocol;
 
 namespace CimAspire.WebClient.Chat;
@@ -35,6 +36,9 @@ public interface IChatConnection : IAsyncDisposable
     /// <summary>The IM server holding the session now, if connected.</summary>
     string? ServerId { get; }
 
+    /// <summary>What resumes this session without the password (after a page reload); null while signed out.</summary>
+    CimSessionTicket? Ticket { get; }
+
     event Action<ChatMessage>? MessageReceived;
 
     event Action<Receipt>? ReceiptReceived;
@@ -50,6 +54,12 @@ public interface IChatConnection : IAsyncDisposable
     Task<AccountDto> RegisterAsync(string userName, string password, CancellationToken ct = default);
 
     Task LoginAsync(string userName, string password, CancellationToken ct = default);
+
+    /// <summary>Continues the session of a <see cref="Ticket"/>; a <see cref="ChatRequestException"/> with status 401 when it ended.</summary>
+    Task ResumeAsync(string token, CancellationToken ct = default);
+
+    /// <summary>Closes the IM session but leaves the route API session resumable until its ticket expires.</summary>
+    Task DisconnectAsync();
 
     Task<ChatSendResult> SendAsync(Target to, string text, string clientMsgId, CancellationToken ct = default);
 

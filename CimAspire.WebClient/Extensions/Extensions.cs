@@ -20,6 +20,7 @@ public static class Extensions
 
         // Scoped = one per Blazor circuit: one IM session per browser tab, ended when the circuit goes away.
         builder.Services.AddScoped<ChatSession>();
+        builder.Services.AddScoped<SessionPersistence>();
         builder.Services.AddScoped<BrowserTime>();
     }
 }

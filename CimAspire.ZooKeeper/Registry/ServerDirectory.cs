@@ -113,42 +113,15 @@ public sealed class ServerDirectory : IServerDirectory, IHostedService, IAsyncDi
         }
     }
 
-    private async Task RunAsync()
-    {
-        var token = _stopping.Token;
-        while (!token.IsCancellationRequested)
+    private Task RunAsync() => _signal.RunAsync(
+        async token =>
         {
-            try
-            {
-                await _signal.WaitAsync(token);
-                await RefreshAsync(token);
-                _initialLoad.TrySetResult();
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                // The client was closed under us (host shutdown): nothing left to keep up to date.
-                return;
-            }
-            catch (Exception ex)
-            {
-                Log.RefreshFailed(_logger, _root, ex);
-                try
-                {
-                    await Task.Delay(RetryDelay, token);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                _signal.Set();
-            }
-        }
-    }
+            await RefreshAsync(token);
+            _initialLoad.TrySetResult();
+        },
+        ex => Log.RefreshFailed(_logger, _root, ex),
+        RetryDelay,
+        _stopping.Token);
 
     private async Task RefreshAsync(CancellationToken token)
     {

@@ -172,41 +172,8 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
         }
     }
 
-    private async Task RunAsync()
-    {
-        var token = _stopping.Token;
-        while (!token.IsCancellationRequested)
-        {
-            try
-            {
-                await _signal.WaitAsync(token);
-                await EnsureRegisteredAsync(token);
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                // The client was closed under us (host shutdown): nothing left to keep up to date.
-                return;
-            }
-            catch (Exception ex)
-            {
-                Log.RegisterFailed(_logger, Registration?.Id ?? "?", ex);
-                try
-                {
-                    await Task.Delay(RetryDelay, token);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                _signal.Set();
-            }
-        }
-    }
+    private Task RunAsync() => _signal.RunAsync(
+        EnsureRegisteredAsync, ex => Log.RegisterFailed(_logger, Registration?.Id ?? "?", ex), RetryDelay, _stopping.Token);
 
     private async Task EnsureRegisteredAsync(CancellationToken token)
     {

@@ -87,6 +87,8 @@ internal sealed partial class ChatPageModel(IPage page, string userName)
     public async Task SendAsync(string text)
     {
         var input = Page.GetByTestId("composer-input");
+        // Until the composer's script is attached, Enter would only add a new line.
+        await Expect(input).ToHaveAttributeAsync("data-keyboard", "attached").WaitAsync(Timeout);
         await input.FillAsync(text).WaitAsync(Timeout);
         await input.PressAsync("Enter").WaitAsync(Timeout);
         var mine = Page.Locator("[data-testid=message][data-mine=true]").Filter(new() { HasText = text }).Last;

@@ -105,8 +105,10 @@ public sealed class WebClientClusterTests(ClusterFixture cluster, ChromiumFixtur
         await cat.SendAsync("Me!");
         await Expect(ann.Message("Me!")).ToBeVisibleAsync().WaitAsync(Timeout);
         await Expect(ben.Message("Me!")).ToBeVisibleAsync().WaitAsync(Timeout);
-        // The server sends receipts only in two-person conversations: a group message stays "sent" for its sender.
-        await Expect(ann.Message("Who is in for the trip?").GetByTestId("message-status")).ToHaveAttributeAsync("data-status", "Sent").WaitAsync(Timeout);
+        // Both other members have the group open, so both read it: the sender sees how many did.
+        var tripStatus = ann.Message("Who is in for the trip?").GetByTestId("message-status");
+        await Expect(tripStatus).ToHaveAttributeAsync("data-status", "Read").WaitAsync(Timeout);
+        await Expect(tripStatus).ToHaveTextAsync("✓✓ Read by 2").WaitAsync(Timeout);
 
         await ben.Page.GetByTestId("toggle-members").ClickAsync().WaitAsync(Timeout);
         await Expect(ben.Page.GetByTestId("member")).ToHaveCountAsync(3).WaitAsync(Timeout);
@@ -117,6 +119,36 @@ public sealed class WebClientClusterTests(ClusterFixture cluster, ChromiumFixtur
         await ben.Page.GetByTestId("toggle-members").ClickAsync().WaitAsync(Timeout);
         await Expect(ben.Page.GetByTestId("member")).ToHaveCountAsync(2).WaitAsync(Timeout);
         await CloseAsync(ann, ben, cat);
+    }
+
+    [Fact]
+    public async Task After_a_reload_the_page_is_still_signed_in_with_its_history_and_sends_until_signing_out()
+    {
+        var ann = await SignUpAsync("ann");
+        var ben = await SignUpAsync("ben");
+        var conversationId = ConversationIds.ForUsers(await ann.UserIdAsync(), await ben.UserIdAsync());
+        await ann.OpenChatWithAsync(ben.UserName);
+        await ben.OpenChatWithAsync(ann.UserName);
+        await ann.SendAsync("before the reload");
+        await Expect(ben.Message("before the reload")).ToBeVisibleAsync().WaitAsync(Timeout);
+
+        await ann.Page.ReloadAsync().WaitAsync(Timeout);
+
+        await Expect(ann.Page.GetByTestId("current-user")).ToHaveTextAsync(ann.UserName).WaitAsync(Timeout);
+        await Expect(ann.Page.GetByTestId("signin-form")).ToHaveCountAsync(0).WaitAsync(Timeout);
+        await ann.OpenConversationAsync(conversationId);
+        await Expect(ann.Message("before the reload")).ToBeVisibleAsync().WaitAsync(Timeout);
+        await ann.SendAsync("after the reload");
+        await Expect(ben.Message("after the reload")).ToBeVisibleAsync().WaitAsync(Timeout);
+        await ben.SendAsync("welcome back");
+        await Expect(ann.Message("welcome back")).ToBeVisibleAsync().WaitAsync(Timeout);
+
+        // Signing out ends the session for good: the next reload asks to sign in.
+        await ann.Page.GetByTestId("sign-out").ClickAsync().WaitAsync(Timeout);
+        await Expect(ann.Page.GetByTestId("signin-form")).ToBeVisibleAsync().WaitAsync(Timeout);
+        await ann.Page.GotoAsync("chat").WaitAsync(Timeout);
+        await Expect(ann.Page.GetByTestId("signin-form")).ToBeVisibleAsync().WaitAsync(Timeout);
+        await CloseAsync(ann, ben);
     }
 
     [Fact]

@@ -25,6 +25,8 @@ export function attach(input, dotnet) {
     input.addEventListener('keydown', state.onKeyDown);
     input.addEventListener('input', state.onInput);
     input._cim = state;
+    // Lets a test (or anything else) see that Enter now sends.
+    input.dataset.keyboard = 'attached';
     input.focus();
 }
 
@@ -40,5 +42,6 @@ export function detach(input) {
         input.removeEventListener('keydown', state.onKeyDown);
         input.removeEventListener('input', state.onInput);
         delete input._cim;
+        delete input.dataset.keyboard;
     }
 }
