@@ -33,6 +33,8 @@ public static class BenchmarkProgram
             return ExitPassed;
         }
 
+        // Before the cluster starts, so the servers it starts inherit the raised open-file limit too.
+        FileLimit.Raise();
         using var timeLimit = new CancellationTokenSource(options.TimeLimit ?? (options.Quick ? TimeSpan.FromMinutes(5) : TimeSpan.FromMinutes(30)));
         using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(timeLimit.Token);
         ConsoleCancelEventHandler onCancel = (_, e) =>
