@@ -27,6 +27,7 @@ var imServer = builder.AddProject<Projects.CimAspire_ImServer>("im-server")
     .WithEnvironment("Cim__TokenKey", tokenKey)
     .WithEnvironment("Cim__AdminKey", adminKey)
     .WithEnvironment("Cim__ImServer__Port", "0")
+    .WithSettingsFrom(builder.Configuration, "Cim:ImServer")
     .WithHttpEndpointUnlessDeclared()
     .WithHttpHealthCheck("/health");
 

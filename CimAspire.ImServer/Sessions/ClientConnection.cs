@@ -86,6 +86,23 @@ public sealed partial class ClientConnection
         Closed();
     }
 
+    /// <summary>
+    /// Closes at once, dropping what is still queued for the client: used when sending more (even an error frame) cannot
+    /// work, e.g. for a slow consumer whose outbound queue is full.
+    /// </summary>
+    public void Abort(ErrorCode code, string message)
+    {
+        if (IsClosed)
+        {
+            return;
+        }
+
+        _services.Telemetry.Error(code);
+        LogAborted(Id, UserId, code, message);
+        _transport.Abort();
+        Closed();
+    }
+
     /// <summary>Tells the client why it must go, then closes.</summary>
     public void Kick(Kick kick)
     {
@@ -563,6 +580,9 @@ public sealed partial class ClientConnection
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} (user {UserId}) closed with {Code}: {Reason}")]
     private partial void LogConnectionFailed(string connectionId, long userId, ErrorCode code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} (user {UserId}) dropped with {Code}: {Reason}")]
+    private partial void LogAborted(string connectionId, long userId, ErrorCode code, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} (user {UserId}) kicked: {Reason}")]
     private partial void LogKicked(string connectionId, long userId, Kick.Types.Reason reason);

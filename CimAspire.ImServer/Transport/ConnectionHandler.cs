@@ -52,11 +52,9 @@ public sealed partial class ConnectionHandler(ConnectionServices services, ILogg
     {
         if (!context.Channel.IsWritable && _connection is { } connection)
         {
-            // The outbound queue passed the high water mark: the client does not read fast enough.
-            services.Telemetry.Error(ErrorCode.SlowConsumer);
-            LogSlowConsumer(connection.Id, connection.UserId);
-            connection.Closed();
-            context.CloseAsync();
+            // The outbound queue passed the high water mark: the client does not read fast enough, so an error frame
+            // would only queue behind the rest; drop the connection and everything queued for it.
+            connection.Abort(ErrorCode.SlowConsumer, "More than the allowed outbound bytes are queued for this client.");
         }
 
         base.ChannelWritabilityChanged(context);
@@ -86,9 +84,6 @@ public sealed partial class ConnectionHandler(ConnectionServices services, ILogg
         _connection?.Closed();
         base.ChannelInactive(context);
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} (user {UserId}) dropped as a slow consumer")]
-    private partial void LogSlowConsumer(string connectionId, long userId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Transport error on connection {ConnectionId}")]
     private partial void LogTransportError(string connectionId, Exception exception);

@@ -172,19 +172,14 @@ public sealed partial class TcpServerHost(
 
     private async Task ShutdownLoopsAsync()
     {
-        var quiet = TimeSpan.FromMilliseconds(50);
-        var timeout = TimeSpan.FromSeconds(2);
-        if (_boss is { } boss)
-        {
-            _boss = null;
-            await boss.ShutdownGracefullyAsync(quiet, timeout);
-        }
-
-        if (_workers is { } workers)
-        {
-            _workers = null;
-            await workers.ShutdownGracefullyAsync(quiet, timeout);
-        }
+        // Every connection is closed by now (drained or cut), so no quiet period: with one, DotNetty 0.7.6's loops never
+        // looked quiet and each group used its whole timeout (4 s of a stop that a process manager allows only seconds).
+        var quiet = TimeSpan.Zero;
+        var timeout = TimeSpan.FromMilliseconds(500);
+        var groups = new[] { _boss, _workers };
+        _boss = null;
+        _workers = null;
+        await Task.WhenAll(groups.OfType<MultithreadEventLoopGroup>().Select(group => group.ShutdownGracefullyAsync(quiet, timeout)));
     }
 
     private async Task ReportLoadAsync(CancellationToken cancellationToken)

@@ -145,6 +145,23 @@ public sealed class AppHostModelTests
         Assert.DoesNotContain(Resource(builder, "im-server").Annotations.OfType<EndpointAnnotation>(), e => e.UriScheme == "tcp");
     }
 
+    [Fact]
+    public async Task ServiceSettingsGivenToTheAppHostReachEachServiceAsEnvironment()
+    {
+        await using var builder = await CreateBuilderAsync(
+            "local", "--Cim:ImServer:IdleTimeout=00:00:20", "--Cim:ImServer:MaxPendingOutboundBytes=65536", "--Cim:Route:Strategy=RoundRobin");
+
+        var imServer = await EnvironmentOfAsync(Resource(builder, "im-server"));
+        Assert.Equal("00:00:20", imServer["Cim__ImServer__IdleTimeout"]);
+        Assert.Equal("65536", imServer["Cim__ImServer__MaxPendingOutboundBytes"]);
+        Assert.Equal("0", imServer["Cim__ImServer__Port"]);
+        Assert.DoesNotContain("Cim__Route__Strategy", imServer.Keys);
+
+        var routeApi = await EnvironmentOfAsync(Resource(builder, "route-api"));
+        Assert.Equal("RoundRobin", routeApi["Cim__Route__Strategy"]);
+        Assert.DoesNotContain("Cim__ImServer__IdleTimeout", routeApi.Keys);
+    }
+
     private static Task<IDistributedApplicationTestingBuilder> CreateBuilderAsync(string mode, params string[] args) =>
         DistributedApplicationTestingBuilder.CreateAsync<Projects.CimAspire_AppHost>([$"--Cim:Infrastructure={mode}", .. args])
             .WaitAsync(Timeout);

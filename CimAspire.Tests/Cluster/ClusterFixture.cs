@@ -34,6 +34,13 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static readonly TimeSpan StartupTimeout = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan ReplicaTimeout = TimeSpan.FromSeconds(90);
 
+    /// <summary>
+    /// The IM servers' heartbeat settings (<c>Cim:ImServer:PingInterval</c>, <c>IdleTimeout</c>): short enough for an
+    /// idle-timeout test, long enough that a client that pings as its LoginResult says is never cut on a loaded machine.
+    /// </summary>
+    public static readonly TimeSpan ImServerPingInterval = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan ImServerIdleTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Every resource of the graph; each must be running and healthy (every replica of it).</summary>
     public static readonly ImmutableArray<string> ResourceNames = ["zookeeper", "redis", "im-server", "route-api", "web-client"];
 
@@ -86,6 +93,8 @@ public sealed class ClusterFixture : IAsyncLifetime
                 // Every test signs up and logs in from 127.0.0.1: the per-address limits would throttle the suite itself.
                 "--Cim:Route:RegisterRateLimit:PermitLimit=100000",
                 "--Cim:Route:LoginRateLimit:PermitLimit=100000",
+                $"--Cim:ImServer:PingInterval={ImServerPingInterval:c}",
+                $"--Cim:ImServer:IdleTimeout={ImServerIdleTimeout:c}",
             ],
             (options, _) => options.DisableDashboard = true,
             timeout.Token);
@@ -201,6 +210,32 @@ public sealed class ClusterFixture : IAsyncLifetime
         await WaitUntilAsync(
             () => GetState(replicaResourceName) is { } state && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text),
             timeout.Token);
+    }
+
+    /// <summary>
+    /// Stops the IM server with this id gracefully, as a process manager does: SIGTERM to the server's own process, then
+    /// waits until Aspire sees its replica stopped. (Aspire's stop command sends SIGTERM to the <c>dotnet run</c> host,
+    /// which forwards it, but reports failure and kills the host when the service takes more than a few seconds.)
+    /// </summary>
+    /// <returns>The replica that was stopped, to start again with <see cref="StartReplicaAsync"/>.</returns>
+    public async Task<ReplicaInstance> StopImServerAsync(string serverId, CancellationToken cancellationToken = default)
+    {
+        var replica = FindImServerReplica(serverId);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ReplicaTimeout);
+        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", serverId.Split('-')[^2]]) { UseShellExecute = false })!)
+        {
+            await kill.WaitForExitAsync(timeout.Token);
+            if (kill.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"kill -TERM for {serverId} exited with {kill.ExitCode}.");
+            }
+        }
+
+        await WaitUntilAsync(
+            () => GetState(replica.ResourceName) is { } state && KnownResourceStates.TerminalStates.Contains(state.Snapshot.State?.Text),
+            timeout.Token);
+        return replica;
     }
 
     /// <summary>

@@ -31,10 +31,21 @@ public sealed class TestClient : IAsyncDisposable
 
     public long UserId { get; private set; }
 
-    public static async Task<TestClient> ConnectAsync(int port)
+    public static Task<TestClient> ConnectAsync(int port) => ConnectAsync("127.0.0.1", port);
+
+    public static async Task<TestClient> ConnectAsync(string host, int port)
     {
         var tcp = new TcpClient { NoDelay = true };
-        await tcp.ConnectAsync("127.0.0.1", port).WaitAsync(Timeout);
+        try
+        {
+            await tcp.ConnectAsync(host, port).WaitAsync(Timeout);
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+
         return new TestClient(tcp);
     }
 

@@ -1,0 +1,187 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using CimAspire.ImServer.Telemetry;
+using CimAspire.Protocol;
+using CimAspire.Tests.Delivery;
+using CimAspire.Tests.Infrastructure;
+using Google.Protobuf;
+using StackExchange.Redis;
+
+namespace CimAspire.Tests.ImServer;
+
+/// <summary>One Redis for the telemetry tests; each test starts its own server so its measurements are its own.</summary>
+public sealed class TelemetryRedisFixture : IAsyncLifetime
+{
+    public RedisProcess Redis { get; private set; } = null!;
+
+    public ConnectionMultiplexer Connection { get; private set; } = null!;
+
+    public async Task<long> NewUserAsync()
+    {
+        var id = RedisFixture.NewUserId();
+        await Tokens.CreateUserAsync(Connection, id).WaitAsync(TestClient.Timeout);
+        return id;
+    }
+
+    public async Task InitializeAsync()
+    {
+        Redis = await RedisProcess.StartAsync();
+        Connection = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString).WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Connection.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}
+
+/// <summary>The IM server's ActivitySource and Meter (<c>CimAspire.ImServer</c>), observed as an exporter would.</summary>
+public sealed class ImServerTelemetryTests(TelemetryRedisFixture fixture) : IClassFixture<TelemetryRedisFixture>
+{
+    [Fact]
+    public async Task ASendCarryingATraceparentIsHandledAndDeliveredInTheSendersTrace()
+    {
+        await using var server = await ImServerInstance.StartAsync(fixture.Redis.ConnectionString);
+        long senderId = await fixture.NewUserAsync(), recipientId = await fixture.NewUserAsync();
+        await using var sender = await TestClient.LoginAsync(server, senderId);
+        await using var recipient = await TestClient.LoginAsync(server, recipientId);
+
+        // The client's own span for the send, as an instrumented client would put it in the envelope.
+        var traceId = ActivityTraceId.CreateRandom();
+        var clientSpanId = ActivitySpanId.CreateRandom();
+        var spans = new ConcurrentQueue<Activity>();
+        var handled = new TaskCompletionSource<Activity>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var delivered = new TaskCompletionSource<Activity>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == ImServerTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.TraceId != traceId)
+                {
+                    return;
+                }
+
+                spans.Enqueue(activity);
+                if (activity.OperationName == "cim.handle Send")
+                {
+                    handled.TrySetResult(activity);
+                }
+                else if (activity.OperationName == "cim.deliver")
+                {
+                    delivered.TrySetResult(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var ack = await sender.RequestAsync(new Envelope
+        {
+            Traceparent = $"00-{traceId}-{clientSpanId}-01",
+            Send = new SendRequest { ClientMsgId = "traced", To = new Target { UserId = recipientId }, Body = ByteString.CopyFromUtf8("hello") },
+        });
+        Assert.Equal(Envelope.BodyOneofCase.SendAck, ack.BodyCase);
+        var deliver = await recipient.WaitForAsync(e => e.BodyCase == Envelope.BodyOneofCase.Deliver);
+
+        var handle = await handled.Task.WaitAsync(TestClient.Timeout);
+        Assert.Equal(traceId, handle.TraceId);
+        Assert.Equal(clientSpanId, handle.ParentSpanId);
+        Assert.Equal(ActivityKind.Server, handle.Kind);
+        Assert.Equal(senderId, handle.GetTagItem("cim.user_id"));
+
+        // The push to the recipient continues the same trace, below the span that handled the send.
+        var push = await delivered.Task.WaitAsync(TestClient.Timeout);
+        Assert.Equal(handle.SpanId, push.ParentSpanId);
+        Assert.Equal(ack.SendAck.ConversationId, push.GetTagItem("cim.conversation_id"));
+        Assert.True(ActivityContext.TryParse(deliver.Traceparent, null, out var deliverContext), $"Bad traceparent '{deliver.Traceparent}'");
+        Assert.Equal(traceId, deliverContext.TraceId);
+        Assert.Equal(push.SpanId, deliverContext.SpanId);
+        Assert.True(ActivityContext.TryParse(ack.Traceparent, null, out var ackContext), $"Bad traceparent '{ack.Traceparent}'");
+        Assert.Equal(traceId, ackContext.TraceId);
+        Assert.All(spans, span => Assert.Equal(traceId, span.TraceId));
+    }
+
+    [Fact]
+    public async Task AFrameWithoutTraceContextStartsATraceOfItsOwn()
+    {
+        await using var server = await ImServerInstance.StartAsync(fixture.Redis.ConnectionString);
+        await using var client = await TestClient.LoginAsync(server, await fixture.NewUserAsync());
+        var handled = new TaskCompletionSource<Activity>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == ImServerTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.OperationName == "cim.handle Ping" && activity.GetTagItem("cim.user_id") is long user && user == client.UserId)
+                {
+                    handled.TrySetResult(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var pong = await client.RequestAsync(new Envelope { Ping = new Ping() });
+
+        var span = await handled.Task.WaitAsync(TestClient.Timeout);
+        Assert.Equal(default, span.ParentSpanId);
+        Assert.True(ActivityContext.TryParse(pong.Traceparent, null, out var context));
+        Assert.Equal(span.TraceId, context.TraceId);
+    }
+
+    [Fact]
+    public async Task ConnectionsLoginsFramesErrorsAndDeliveryLatencyAreMeasured()
+    {
+        await using var server = await ImServerInstance.StartAsync(fixture.Redis.ConnectionString);
+        using var metrics = new ImServerMeterRecorder(server);
+        long aliceId = await fixture.NewUserAsync(), bobId = await fixture.NewUserAsync();
+
+        await using (var alice = await TestClient.LoginAsync(server, aliceId))
+        await using (var bob = await TestClient.LoginAsync(server, bobId))
+        {
+            Assert.Equal(2, metrics.Sum("cim.im.connections"));
+            for (var i = 0; i < 2; i++)
+            {
+                Assert.Equal(Envelope.BodyOneofCase.Pong, (await alice.RequestAsync(new Envelope { Ping = new Ping() })).BodyCase);
+            }
+
+            Assert.Equal(Envelope.BodyOneofCase.SendAck, (await alice.SendMessageAsync(new Target { UserId = bobId }, "m1", "hi bob")).BodyCase);
+            var delivered = await bob.WaitForDeliverAsync(m => m.ClientMsgId == "m1");
+            // Acknowledged at once, so the server never redelivers it (which would count another deliver frame).
+            await bob.SendAsync(new Envelope { DeliverAck = new DeliverAck { ConversationId = delivered.ConversationId, Seq = delivered.Seq } });
+            var unknown = await alice.SendMessageAsync(new Target { UserId = long.MaxValue - 7 }, "m2", "anyone?");
+            Assert.Equal(ErrorCode.UnknownRecipient, unknown.Error.Code);
+
+            await using var forger = await TestClient.ConnectAsync(server.Port);
+            await forger.SendAsync(new Envelope { Login = new LoginRequest { Token = "v1.not.signed" } });
+            await forger.Closed.Task.WaitAsync(TestClient.Timeout);
+        }
+
+        // Closed connections are counted down once their sessions are released.
+        await CrossServerDeliveryTests.Until(() => metrics.Sum("cim.im.connections") == 0);
+        Assert.Equal(3, metrics.Values("cim.im.connections").Count(v => v > 0));
+
+        Assert.Equal(2, metrics.Sum("cim.im.logins", "ok"));
+        Assert.Equal(1, metrics.Sum("cim.im.logins", "invalid_token"));
+
+        Assert.Equal(3, metrics.Sum("cim.im.frames.in", "login"));
+        Assert.Equal(2, metrics.Sum("cim.im.frames.in", "ping"));
+        Assert.Equal(2, metrics.Sum("cim.im.frames.in", "send"));
+        Assert.Equal(1, metrics.Sum("cim.im.frames.in", "deliverack"));
+        Assert.Equal(2, metrics.Sum("cim.im.frames.out", "loginresult"));
+        Assert.Equal(2, metrics.Sum("cim.im.frames.out", "pong"));
+        Assert.Equal(1, metrics.Sum("cim.im.frames.out", "sendack"));
+        Assert.Equal(1, metrics.Sum("cim.im.frames.out", "deliver"));
+        Assert.Equal(2, metrics.Sum("cim.im.frames.out", "error"));
+
+        Assert.Equal(1, metrics.Sum("cim.im.errors", nameof(ErrorCode.InvalidToken)));
+        Assert.Equal(1, metrics.Sum("cim.im.errors", nameof(ErrorCode.UnknownRecipient)));
+        Assert.Equal(2, metrics.Sum("cim.im.errors"));
+        Assert.Equal(1, metrics.Sum("cim.im.messages.stored"));
+
+        var latency = Assert.Single(metrics.Values("cim.im.deliver.latency"));
+        Assert.InRange(latency, 0, TestClient.Timeout.TotalMilliseconds);
+    }
+}
