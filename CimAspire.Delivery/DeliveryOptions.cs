@@ -32,4 +32,15 @@ public sealed class DeliveryOptions
     /// <summary>The largest message body accepted, in bytes.</summary>
     [Range(1, 16 * 1024 * 1024)]
     public int MaxBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Presence changes are pushed to every online user only while at most this many users are online (the push costs
+    /// online squared); above it clients see presence through the route API. 0 turns the push off.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int PresenceBroadcastMaxOnline { get; set; } = 1_000;
+
+    /// <summary>How long presence changes are collected (and coalesced per user) before one batch goes to every server.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:00:10")]
+    public TimeSpan PresenceFlushInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 }

@@ -1,6 +1,7 @@
 using CimAspire.Delivery.Dispatch;
 using CimAspire.Delivery.Groups;
 using CimAspire.Delivery.Messages;
+using CimAspire.Delivery.Presence;
 using CimAspire.Delivery.Routes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -11,7 +12,7 @@ namespace CimAspire.Delivery;
 public static class DeliveryServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the delivery core (message store, routes, groups, dispatcher). Needs an <c>IConnectionMultiplexer</c>,
+    /// Registers the delivery core (message store, routes, groups, dispatcher, presence notices). Needs an <c>IConnectionMultiplexer</c>,
     /// e.g. from <c>builder.AddRedisClient("redis")</c>. A host that holds client connections also registers an
     /// <see cref="ILocalDelivery"/> so the dispatcher hands it local recipients directly.
     /// </summary>
@@ -27,6 +28,9 @@ public static class DeliveryServiceCollectionExtensions
         builder.Services.AddSingleton<GroupStore>();
         builder.Services.AddSingleton<ServerInbox>();
         builder.Services.AddSingleton<MessageDispatcher>();
+        // Registered before the host's own services, so it stops after them and still sends their last offline changes.
+        builder.Services.AddSingleton<PresenceNotifier>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PresenceNotifier>());
         return builder;
     }
 }

@@ -14,8 +14,20 @@ public enum RouteClaimMode
     RejectIfElsewhere,
 }
 
-/// <summary>The outcome of a claim. <see cref="OtherServers"/> lists the servers that held the user before.</summary>
-public sealed record RouteClaim(bool Accepted, long Epoch, IReadOnlyList<string> OtherServers);
+/// <summary>
+/// The outcome of a claim. <see cref="OtherServers"/> lists the servers that held the user before;
+/// <see cref="CameOnline"/> is true when no server held the user before this claim (a presence transition).
+/// </summary>
+public sealed record RouteClaim(bool Accepted, long Epoch, IReadOnlyList<string> OtherServers, bool CameOnline = false);
+
+/// <summary>
+/// The outcome of a release: <see cref="Released"/> is false when a newer claim replaced the entry (nothing changed);
+/// <see cref="WentOffline"/> is true when this release removed the user's last entry and took them out of the online set.
+/// </summary>
+public sealed record RouteRelease(bool Released, bool WentOffline);
+
+/// <summary>What removing a departed server did: how many users it held, and which of them are now offline.</summary>
+public sealed record ServerDeparture(int Users, IReadOnlyList<long> WentOffline);
 
 /// <summary>One server holding a user, with the epoch of the claim and when it was made.</summary>
 public sealed record RouteEntry(string ServerId, long Epoch, DateTimeOffset Since);
@@ -34,13 +46,15 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
         for _, f in ipairs(fields) do
           if f ~= ARGV[1] then table.insert(others, f) end
         end
-        if ARGV[3] == '2' and #others > 0 then return {0, 0, others} end
+        if ARGV[3] == '2' and #others > 0 then return {0, 0, others, 0} end
         local epoch = redis.call('INCR', KEYS[2])
         if ARGV[3] == '1' then
           for _, f in ipairs(others) do redis.call('HDEL', KEYS[1], f) end
         end
         redis.call('HSET', KEYS[1], ARGV[1], epoch .. ':' .. ARGV[2])
-        return {1, epoch, others}
+        local cameOnline = 0
+        if #fields == 0 then cameOnline = 1 end
+        return {1, epoch, others, cameOnline}
         """;
 
     // KEYS: route. ARGV: server id, epoch ('' = any epoch: the server is gone). Returns entries left, or -1 if stale.
@@ -80,33 +94,30 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
         await Task.WhenAll(
             db.SortedSetAddAsync(RedisKeys.Online, userId, now),
             db.SetAddAsync(RedisKeys.ServerUsers(serverId), userId)).WaitAsync(cancellationToken);
-        return new RouteClaim(true, (long)reply[1], mode == RouteClaimMode.Exclusive ? others : []);
+        return new RouteClaim(true, (long)reply[1], mode == RouteClaimMode.Exclusive ? others : [], (long)reply[3] == 1);
     }
 
     /// <summary>
     /// Removes the server's entry if it still carries <paramref name="epoch"/>. Returns false (and changes nothing in the
     /// route) when a newer claim replaced it. The user goes offline when no server holds them any more.
     /// </summary>
-    public async Task<bool> ReleaseAsync(long userId, string serverId, long epoch, CancellationToken cancellationToken = default)
+    public async Task<RouteRelease> ReleaseAsync(long userId, string serverId, long epoch, CancellationToken cancellationToken = default)
     {
         var db = Db;
         var left = (long)await db.ScriptEvaluateAsync(
             ReleaseScript, [RedisKeys.Route(userId)], [serverId, epoch]).WaitAsync(cancellationToken);
         // This server holds no connection of the user any more, whatever the route says now.
         await db.SetRemoveAsync(RedisKeys.ServerUsers(serverId), userId).WaitAsync(cancellationToken);
-        if (left == 0)
-        {
-            await MarkOfflineIfUnroutedAsync(db, userId).WaitAsync(cancellationToken);
-        }
-
-        return left >= 0;
+        var wentOffline = left == 0 && await MarkOfflineIfUnroutedAsync(db, userId).WaitAsync(cancellationToken);
+        return new RouteRelease(left >= 0, wentOffline);
     }
 
     /// <summary>
     /// Removes every route entry of a server that is gone (crashed or left the registry) and takes its users offline
-    /// unless another server holds them. Returns how many users the server held.
+    /// unless another server holds them. Returns how many users the server held and which of them went offline (a user
+    /// another caller already released, e.g. a second route replica, is not listed twice).
     /// </summary>
-    public async Task<int> MarkServerOfflineAsync(string serverId, CancellationToken cancellationToken = default)
+    public async Task<ServerDeparture> MarkServerOfflineAsync(string serverId, CancellationToken cancellationToken = default)
     {
         var db = Db;
         var users = await db.SetMembersAsync(RedisKeys.ServerUsers(serverId)).WaitAsync(cancellationToken);
@@ -114,16 +125,13 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
         {
             var userId = (long)u;
             var left = (long)await db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.Route(userId)], [serverId, string.Empty]);
-            if (left == 0)
-            {
-                await MarkOfflineIfUnroutedAsync(db, userId);
-            }
+            return left == 0 && await MarkOfflineIfUnroutedAsync(db, userId) ? userId : (long?)null;
         });
-        await Task.WhenAll(releases).WaitAsync(cancellationToken);
+        var offline = (await Task.WhenAll(releases).WaitAsync(cancellationToken)).OfType<long>().ToList();
         await Task.WhenAll(
             db.KeyDeleteAsync(RedisKeys.ServerUsers(serverId)),
             db.HashDeleteAsync(RedisKeys.ServerLoad, serverId)).WaitAsync(cancellationToken);
-        return users.Length;
+        return new ServerDeparture(users.Length, offline);
     }
 
     /// <summary>The servers holding each of the users (users without a route are left out).</summary>
@@ -286,16 +294,19 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
     }
 
     // The online set lives on another slot than the route, so it cannot change in the same script; re-checking the
-    // route after the removal repairs a claim that raced with it.
-    private static async Task MarkOfflineIfUnroutedAsync(IDatabase db, long userId)
+    // route after the removal repairs a claim that raced with it. True when the user went offline here.
+    private static async Task<bool> MarkOfflineIfUnroutedAsync(IDatabase db, long userId)
     {
-        await db.SortedSetRemoveAsync(RedisKeys.Online, userId);
+        var removed = await db.SortedSetRemoveAsync(RedisKeys.Online, userId);
         var entries = await db.HashGetAllAsync(RedisKeys.Route(userId));
         var since = entries.Select(Parse).Where(e => e is not null).Select(e => e!.Since).DefaultIfEmpty().Max();
         if (entries.Length > 0)
         {
             await db.SortedSetAddAsync(RedisKeys.Online, userId, since.ToUnixTimeMilliseconds());
+            return false;
         }
+
+        return removed;
     }
 
     private static RouteEntry? Parse(HashEntry entry)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CimAspire.Delivery.Dispatch;
+using CimAspire.Delivery.Presence;
 using CimAspire.Delivery.Routes;
 using CimAspire.Protocol;
 using Microsoft.Extensions.Options;
@@ -16,10 +17,12 @@ public enum LoginOutcome
 /// <summary>
 /// The users this server holds and their connections. Logins and logouts of one user are serialized (a striped lock),
 /// claim the user's route with a new epoch, and release it with that epoch when the user's last connection goes.
+/// When the claim or release makes the user come online or go offline, the others hear it through the presence notifier.
 /// </summary>
 public sealed partial class SessionRegistry(
     RouteStore routes,
     ServerInbox inbox,
+    PresenceNotifier presence,
     ServerIdentity identity,
     IOptions<ImServerOptions> options,
     TimeProvider time,
@@ -72,6 +75,11 @@ public sealed partial class SessionRegistry(
                 return LoginOutcome.RejectedDuplicate;
             }
 
+            if (claim.CameOnline)
+            {
+                presence.Enqueue(userId, connection.UserName, online: true);
+            }
+
             var sessions = _users.GetOrAdd(userId, _ => new UserSessions(new TokenBucket(_options.SendRatePerSecond, _options.SendBurst, time)));
             sessions.Add(connection, claim.Epoch);
 
@@ -122,7 +130,11 @@ public sealed partial class SessionRegistry(
                 _users.TryRemove(userId, out _);
                 try
                 {
-                    await routes.ReleaseAsync(userId, identity.Id, epoch);
+                    var release = await routes.ReleaseAsync(userId, identity.Id, epoch);
+                    if (release.WentOffline)
+                    {
+                        presence.Enqueue(userId, connection.UserName, online: false);
+                    }
                 }
                 catch (Exception ex)
                 {

@@ -1,5 +1,7 @@
 using System.Threading.Channels;
+using CimAspire.Delivery.Presence;
 using CimAspire.Delivery.Routes;
+using CimAspire.Route.Accounts;
 using CimAspire.Route.Selection;
 using CimAspire.ZooKeeper.Registry;
 using StackExchange.Redis;
@@ -9,11 +11,14 @@ namespace CimAspire.Route.Presence;
 /// <summary>
 /// When an IM server leaves the registry (its ZooKeeper session ended: crash, kill, shutdown), its users go offline at
 /// once instead of waiting for heartbeats. Every route replica does this; the delivery core's removal is idempotent.
-/// A Redis failure is retried with backoff, so a departure is not forgotten because Redis blinked.
+/// A Redis failure is retried with backoff, so a departure is not forgotten because Redis blinked. The users who went
+/// offline are announced to the others (only by the replica whose removal took them offline).
 /// </summary>
 public sealed partial class ServerDepartureWatcher(
     IServerDirectory directory,
     RouteStore routes,
+    AccountStore accounts,
+    PresenceNotifier presence,
     ServerProbe probe,
     ILogger<ServerDepartureWatcher> logger) : BackgroundService
 {
@@ -65,8 +70,9 @@ public sealed partial class ServerDepartureWatcher(
         {
             try
             {
-                var users = await routes.MarkServerOfflineAsync(serverId, stoppingToken);
-                LogServerLeft(logger, serverId, users);
+                var departure = await routes.MarkServerOfflineAsync(serverId, stoppingToken);
+                LogServerLeft(logger, serverId, departure.Users);
+                await AnnounceOfflineAsync(serverId, departure.WentOffline);
                 return;
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException && attempt < MaxAttempts)
@@ -82,6 +88,31 @@ public sealed partial class ServerDepartureWatcher(
             }
         }
     }
+
+    // Not retried: the removal is done, and presence is best-effort (clients reload the online list on reconnect).
+    private async Task AnnounceOfflineAsync(string serverId, IReadOnlyList<long> userIds)
+    {
+        if (userIds.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var names = await accounts.GetNamesAsync(userIds);
+            foreach (var userId in userIds)
+            {
+                presence.Enqueue(userId, names.GetValueOrDefault(userId, string.Empty), online: false);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogAnnounceFailed(logger, serverId, ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Announcing that the users of IM server {ServerId} went offline failed")]
+    private static partial void LogAnnounceFailed(ILogger logger, string serverId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "IM server {ServerId} left the registry; its {Users} users are offline")]
     private static partial void LogServerLeft(ILogger logger, string serverId, int users);

@@ -19,6 +19,7 @@ public sealed class ClientProbe
         client.TypingReceived += t => Record(() => Typing.Add(t));
         client.Kicked += k => Record(() => Kicks.Add(k));
         client.TransientReceived += t => Record(() => Transients.Add(t));
+        client.PresenceChanged += p => Record(() => Presence.Add(p));
     }
 
     public CimClient Client { get; }
@@ -28,6 +29,8 @@ public sealed class ClientProbe
     public List<Kick> Kicks { get; } = [];
 
     public List<TransientMessage> Transients { get; } = [];
+
+    public List<PresenceChange> Presence { get; } = [];
 
     public IReadOnlyList<ChatMessage> Messages
     {

@@ -105,6 +105,22 @@ public sealed class RealServersTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_sdk_raises_presence_changes_when_someone_comes_online_and_logs_out()
+    {
+        var (alice, aliceProbe) = await OnlineAsync("alice");
+        var (bob, bobProbe) = await OnlineAsync("bob");
+
+        await aliceProbe.WaitAsync(() => aliceProbe.Presence.Any(p => p.UserId == bob.UserId && p.Online), Timeout);
+        Assert.Equal(bob.UserName, aliceProbe.Presence.Single(p => p.UserId == bob.UserId).UserName);
+
+        await bob.LogoutAsync().WaitAsync(Timeout);
+        await aliceProbe.WaitAsync(() => aliceProbe.Presence.Any(p => p.UserId == bob.UserId && !p.Online), Timeout);
+        Assert.Equal([true, false], aliceProbe.Presence.Where(p => p.UserId == bob.UserId).Select(p => p.Online));
+        Assert.DoesNotContain(bobProbe.Presence, p => p.UserId == bob.UserId);
+        Assert.DoesNotContain(aliceProbe.Presence, p => p.UserId == alice.UserId);
+    }
+
+    [Fact]
     public async Task Groups_history_and_conversations_work_through_the_route_api()
     {
         var (alice, _) = await OnlineAsync("alice");

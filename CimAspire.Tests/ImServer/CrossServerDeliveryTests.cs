@@ -162,7 +162,7 @@ public sealed class CrossServerDeliveryTests(TwoServerFixture cluster) : IClassF
         await using var b = await TestClient.LoginAsync(cluster.B, bob);
 
         await a.SendAsync(new Envelope { Notice = new Notice { Typing = new Typing { To = new Target { UserId = bob }, Typing_ = true } } });
-        var typing = await b.WaitForAsync(e => e.BodyCase == Envelope.BodyOneofCase.Notice);
+        var typing = await b.WaitForAsync(e => e.BodyCase == Envelope.BodyOneofCase.Notice && e.Notice.KindCase == Notice.KindOneofCase.Typing);
         Assert.Equal((alice, true), (typing.Notice.Typing.FromUserId, typing.Notice.Typing.Typing_));
 
         var transient = await a.RequestAsync(new Envelope { Send = new SendRequest { ClientMsgId = "t1", To = new Target { UserId = bob }, Transient = true, Body = ByteString.CopyFromUtf8("poke") } });

@@ -71,7 +71,7 @@ public class PresenceApiTests(RouteApiFixture fixture)
     }
 
     [Fact]
-    public async Task WhenAServerLeavesTheRegistryItsUsersAreOfflineAtOnceOnEveryReplica()
+    public async Task WhenAServerLeavesTheRegistryItsUsersAreOfflineAtOnceOnEveryReplicaAndTheOthersAreTold()
     {
         await using var leaving = new FakeImServer("leaving-" + Guid.NewGuid().ToString("N")[..8]);
         await using var staying = new FakeImServer("staying-" + Guid.NewGuid().ToString("N")[..8]);
@@ -92,6 +92,10 @@ public class PresenceApiTests(RouteApiFixture fixture)
         await routes.ClaimAsync(onStaying.UserId, staying.Id, RouteClaimMode.Shared).WaitAsync(RouteApiTestExtensions.Timeout);
         // Also on the staying server: a user on two devices stays online when one server goes.
         await routes.ClaimAsync(onStaying.UserId, leaving.Id, RouteClaimMode.Shared).WaitAsync(RouteApiTestExtensions.Timeout);
+
+        // The staying server is live (it reports its load) and hears the departure as a presence notice.
+        await routes.ReportLoadAsync(staying.Id, 1).WaitAsync(RouteApiTestExtensions.Timeout);
+        await using var stayingChannel = await ServerChannelProbe.StartAsync(one.Services, staying.Id);
 
         directoryOne.Set(staying.Registration);
         directoryTwo.Set(staying.Registration);
@@ -118,5 +122,11 @@ public class PresenceApiTests(RouteApiFixture fixture)
         Assert.Equal(staying.Id, alive.ServerId);
         using var listResponse = await http.SendAsync(HttpMethod.Get, "/api/presence/online?pageSize=500", onStaying.Token);
         Assert.DoesNotContain((await listResponse.ReadAsync<OnlineUsersPage>()).Users, u => u.UserId == onLeaving.UserId);
+
+        var notice = await stayingChannel.WaitForAsync(d => d.Notice?.Presence?.UserId == onLeaving.UserId);
+        Assert.Equal((onLeaving.UserName, false), (notice.Notice.Presence.UserName, notice.Notice.Presence.Online));
+        Assert.True(notice.AllUsers);
+        Assert.Equal([onLeaving.UserId], notice.ExcludeUserIds);
+        await routes.RemoveLoadAsync(staying.Id).WaitAsync(RouteApiTestExtensions.Timeout);
     }
 }

@@ -37,7 +37,7 @@ public sealed class RouteClusterTests(ClusterFixture cluster)
     }
 
     [Fact]
-    public async Task AKilledImServerLeavesTheRoutesViewAndItsUsersGoOfflineAtOnce()
+    public async Task AKilledImServerLeavesTheRoutesViewAndItsUsersGoOfflineAtOnceAndOthersAreTold()
     {
         using var http = cluster.CreateRouteClient();
         await WaitForOverviewAsync(http, o => o.Servers.Count == ClusterFixture.ImServerReplicas);
@@ -58,6 +58,32 @@ public sealed class RouteClusterTests(ClusterFixture cluster)
             Assert.True(presence.Online);
             Assert.Equal(login.Server.ServerId, presence.ServerId);
         }
+
+        // Another user, held by the other IM server, is told live that the ghost went offline.
+        var watcher = await http.NewUserAsync("watcher");
+        if (watcher.Server.ServerId == login.Server.ServerId)
+        {
+            using var moved = await http.SendAsync(HttpMethod.Post, RouteApiPaths.Refresh, watcher.Token, new RefreshRequest(login.Server.ServerId));
+            watcher = await moved.ReadAsync<LoginResponse>();
+        }
+
+        Assert.NotEqual(login.Server.ServerId, watcher.Server.ServerId);
+        using var watcherTcp = new TcpClient();
+        await watcherTcp.ConnectAsync(watcher.Server.Host, watcher.Server.Port).WaitAsync(RouteApiTestExtensions.Timeout);
+        var watcherStream = watcherTcp.GetStream();
+        new Envelope { RequestId = 1, Login = new LoginRequest { Token = watcher.Token, Client = "route-cluster-tests" } }.WriteDelimitedTo(watcherStream);
+        var ghostOffline = Task.Run(() =>
+        {
+            // Frames in order: the login result, then notices (the ghost may first be announced online).
+            while (true)
+            {
+                var frame = Envelope.Parser.ParseDelimitedFrom(watcherStream);
+                if (frame.Notice?.Presence is { Online: false } presence && presence.UserId == login.UserId)
+                {
+                    return presence;
+                }
+            }
+        });
 
         var replica = cluster.FindImServerReplica(login.Server.ServerId);
         await cluster.KillReplicaAsync(replica.ResourceName).WaitAsync(ClusterFixture.ReplicaTimeout);
@@ -84,6 +110,8 @@ public sealed class RouteClusterTests(ClusterFixture cluster)
             }
 
             Assert.False(after!.Online, $"user {login.UserId} still shows online on {after.ServerId}");
+            var announced = await ghostOffline.WaitAsync(RouteApiTestExtensions.Timeout);
+            Assert.Equal(login.UserName, announced.UserName);
         }
         finally
         {

@@ -315,6 +315,11 @@ public sealed class ChatSessionTests : IAsyncLifetime
 
         Assert.Equal(["carol"], _session.OnlineUsers.Select(u => u.UserName));
         Assert.False(_session.IsOnline(2));
+
+        // An offline notice without a name (the route API could not look it up) keeps the name known.
+        _connection.RaisePresence(3, "", false);
+        Assert.Empty(_session.OnlineUsers);
+        Assert.Equal("carol", _session.NameOf(3));
     }
 
     [Fact]

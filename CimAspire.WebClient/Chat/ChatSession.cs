@@ -787,9 +787,15 @@ public sealed partial class ChatSession(IChatConnectionFactory factory, TimeProv
 
         lock (_gate)
         {
-            _names = _names.SetItem(change.UserId, change.UserName);
+            // An offline notice may come without a name (the route API could not look it up): keep the one known.
+            if (change.UserName.Length > 0)
+            {
+                _names = _names.SetItem(change.UserId, change.UserName);
+            }
+
+            var name = _names.GetValueOrDefault(change.UserId, $"user {change.UserId}");
             _online = change.Online
-                ? _online.SetItem(change.UserId, new OnlineUser(change.UserId, change.UserName))
+                ? _online.SetItem(change.UserId, new OnlineUser(change.UserId, name))
                 : _online.Remove(change.UserId);
         }
 

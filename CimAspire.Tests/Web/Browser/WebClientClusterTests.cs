@@ -152,6 +152,26 @@ public sealed class WebClientClusterTests(ClusterFixture cluster, ChromiumFixtur
     }
 
     [Fact]
+    public async Task Online_now_shows_someone_signing_in_and_out_live_without_a_reload()
+    {
+        var ann = await SignUpAsync("ann");
+        // Gone after any reload or navigation: proves the list changed in the page as it was.
+        await ann.Page.EvaluateAsync("() => { window.presenceProbe = 42; }").WaitAsync(Timeout);
+        var ben = await SignUpAsync("ben");
+        var benListed = ann.Page.Locator($"[data-testid=online-user][data-user-name='{ben.UserName}']");
+
+        await Expect(benListed).ToBeVisibleAsync().WaitAsync(Timeout);
+        await Expect(benListed).ToHaveAttributeAsync("data-user-id", (await ben.UserIdAsync()).ToString(CultureInfo.InvariantCulture)).WaitAsync(Timeout);
+
+        await ben.Page.GetByTestId("sign-out").ClickAsync().WaitAsync(Timeout);
+        await Expect(ben.Page.GetByTestId("signin-form")).ToBeVisibleAsync().WaitAsync(Timeout);
+        await Expect(benListed).ToHaveCountAsync(0).WaitAsync(Timeout);
+
+        Assert.Equal(42, await ann.Page.EvaluateAsync<int>("() => window.presenceProbe ?? 0").WaitAsync(Timeout));
+        await CloseAsync(ann, ben);
+    }
+
+    [Fact]
     public async Task Someone_who_was_offline_signs_in_and_finds_the_messages_sent_meanwhile()
     {
         var ann = await SignUpAsync("ann");
