@@ -11,15 +11,12 @@ namespace Microsoft.Extensions.Hosting;
 
 public static class Extensions
 {
-    private const string RedisTracingKey = "Aspire:StackExchange:Redis:DisableTracing";
-
     /// <summary>The IM server: Redis (connection "redis"), the delivery core, sessions and the DotNetty listener.</summary>
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        // A span per Redis command costs the IM server about a fifth of its CPU under load (measured, see
-        // docs/benchmarks.md); its own per-frame spans already show each send. Set the key to false to get them back.
-        builder.AddRedisClient("redis", settings =>
-            settings.DisableTracing = builder.Configuration.GetValue(RedisTracingKey, defaultValue: true));
+        // A span per Redis command shows the store in each message's trace, and costs the IM server about a fifth of its
+        // CPU under load (docs/benchmarks.md): Aspire:StackExchange:Redis:DisableTracing=true turns them off.
+        builder.AddRedisClient("redis");
         builder.AddCimDelivery();
 
         var services = builder.Services;
