@@ -18,12 +18,7 @@ public sealed class StrictServerFixture : IAsyncLifetime
 
     public ImServerInstance Server { get; private set; } = null!;
 
-    public async Task<long> NewUserAsync()
-    {
-        var id = RedisFixture.NewUserId();
-        await Tokens.CreateUserAsync(Connection, id).WaitAsync(TestClient.Timeout);
-        return id;
-    }
+    public Task<long> NewUserAsync() => Tokens.NewUserAsync(Connection);
 
     public async Task InitializeAsync()
     {

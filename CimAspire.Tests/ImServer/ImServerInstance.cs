@@ -102,4 +102,12 @@ public static class Tokens
     /// <summary>Creates the account record the route API would have written, so the user can receive messages.</summary>
     public static async Task CreateUserAsync(IConnectionMultiplexer redis, long userId)
         => await redis.GetDatabase().HashSetAsync(RedisKeys.User(userId), [new HashEntry("name", $"user{userId}")]);
+
+    /// <summary>A fresh user id with its account record.</summary>
+    public static async Task<long> NewUserAsync(IConnectionMultiplexer redis)
+    {
+        var id = CimAspire.Tests.Delivery.RedisFixture.NewUserId();
+        await CreateUserAsync(redis, id).WaitAsync(TestClient.Timeout);
+        return id;
+    }
 }

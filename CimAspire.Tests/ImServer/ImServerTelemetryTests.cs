@@ -9,41 +9,16 @@ using StackExchange.Redis;
 
 namespace CimAspire.Tests.ImServer;
 
-/// <summary>One Redis for the telemetry tests; each test starts its own server so its measurements are its own.</summary>
-public sealed class TelemetryRedisFixture : IAsyncLifetime
-{
-    public RedisProcess Redis { get; private set; } = null!;
-
-    public ConnectionMultiplexer Connection { get; private set; } = null!;
-
-    public async Task<long> NewUserAsync()
-    {
-        var id = RedisFixture.NewUserId();
-        await Tokens.CreateUserAsync(Connection, id).WaitAsync(TestClient.Timeout);
-        return id;
-    }
-
-    public async Task InitializeAsync()
-    {
-        Redis = await RedisProcess.StartAsync();
-        Connection = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString).WaitAsync(TimeSpan.FromSeconds(20));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Connection.DisposeAsync();
-        await Redis.DisposeAsync();
-    }
-}
-
 /// <summary>The IM server's ActivitySource and Meter (<c>CimAspire.ImServer</c>), observed as an exporter would.</summary>
-public sealed class ImServerTelemetryTests(TelemetryRedisFixture fixture) : IClassFixture<TelemetryRedisFixture>
+public sealed class ImServerTelemetryTests(RedisFixture fixture) : IClassFixture<RedisFixture>
 {
+    private Task<long> NewUserAsync() => Tokens.NewUserAsync(fixture.Connection);
+
     [Fact]
     public async Task ASendCarryingATraceparentIsHandledAndDeliveredInTheSendersTrace()
     {
         await using var server = await ImServerInstance.StartAsync(fixture.Redis.ConnectionString);
-        long senderId = await fixture.NewUserAsync(), recipientId = await fixture.NewUserAsync();
+        long senderId = await NewUserAsync(), recipientId = await NewUserAsync();
         await using var sender = await TestClient.LoginAsync(server, senderId);
         await using var recipient = await TestClient.LoginAsync(server, recipientId);
 
@@ -107,7 +82,7 @@ public sealed class ImServerTelemetryTests(TelemetryRedisFixture fixture) : ICla
     public async Task AFrameWithoutTraceContextStartsATraceOfItsOwn()
     {
         await using var server = await ImServerInstance.StartAsync(fixture.Redis.ConnectionString);
-        await using var client = await TestClient.LoginAsync(server, await fixture.NewUserAsync());
+        await using var client = await TestClient.LoginAsync(server, await NewUserAsync());
         var handled = new TaskCompletionSource<Activity>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var listener = new ActivityListener
         {
@@ -136,7 +111,7 @@ public sealed class ImServerTelemetryTests(TelemetryRedisFixture fixture) : ICla
     {
         await using var server = await ImServerInstance.StartAsync(fixture.Redis.ConnectionString);
         using var metrics = new ImServerMeterRecorder(server);
-        long aliceId = await fixture.NewUserAsync(), bobId = await fixture.NewUserAsync();
+        long aliceId = await NewUserAsync(), bobId = await NewUserAsync();
 
         await using (var alice = await TestClient.LoginAsync(server, aliceId))
         await using (var bob = await TestClient.LoginAsync(server, bobId))

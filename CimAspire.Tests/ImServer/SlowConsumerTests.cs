@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using CimAspire.Delivery.Routes;
 using CimAspire.Protocol;
+using CimAspire.Tests.Delivery;
 using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
@@ -8,7 +9,7 @@ using Xunit.Abstractions;
 namespace CimAspire.Tests.ImServer;
 
 /// <summary>A client that stops reading is cut off once its outbound queue passes the limit; the others carry on.</summary>
-public sealed class SlowConsumerTests(TelemetryRedisFixture fixture, ITestOutputHelper output) : IClassFixture<TelemetryRedisFixture>
+public sealed class SlowConsumerTests(RedisFixture fixture, ITestOutputHelper output) : IClassFixture<RedisFixture>
 {
     private const int MaxPendingOutboundBytes = 64 * 1024;
     private const int BodyBytes = 32 * 1024;
@@ -26,7 +27,7 @@ public sealed class SlowConsumerTests(TelemetryRedisFixture fixture, ITestOutput
             ["Cim:ImServer:SendBurst"] = "100000",
         });
         using var metrics = new ImServerMeterRecorder(server);
-        long slowId = await fixture.NewUserAsync(), senderId = await fixture.NewUserAsync(), goodId = await fixture.NewUserAsync();
+        long slowId = await Tokens.NewUserAsync(fixture.Connection), senderId = await Tokens.NewUserAsync(fixture.Connection), goodId = await Tokens.NewUserAsync(fixture.Connection);
 
         // The slow client logs in, reads its login result, and then never reads again.
         using var slow = new TcpClient { NoDelay = true, ReceiveBufferSize = 4096 };

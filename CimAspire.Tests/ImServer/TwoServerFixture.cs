@@ -16,12 +16,7 @@ public sealed class TwoServerFixture : IAsyncLifetime
     public ImServerInstance B { get; private set; } = null!;
 
     /// <summary>A fresh user with an account record.</summary>
-    public async Task<long> NewUserAsync()
-    {
-        var id = RedisFixture.NewUserId();
-        await Tokens.CreateUserAsync(Connection, id).WaitAsync(TestClient.Timeout);
-        return id;
-    }
+    public Task<long> NewUserAsync() => Tokens.NewUserAsync(Connection);
 
     public async Task InitializeAsync()
     {
