@@ -28,6 +28,7 @@ var imServer = builder.AddProject<Projects.CimAspire_ImServer>("im-server")
     .WithEnvironment("Cim__AdminKey", adminKey)
     .WithEnvironment("Cim__ImServer__Port", "0")
     .WithSettingsFrom(builder.Configuration, "Cim:ImServer")
+    .WithSettingsFrom(builder.Configuration, "Cim:Delivery")
     .WithHttpEndpointUnlessDeclared()
     .WithHttpHealthCheck("/health");
 
@@ -40,6 +41,7 @@ var routeApi = builder.AddProject<Projects.CimAspire_Route>("route-api")
     .WithEnvironment("Cim__TokenKey", tokenKey)
     .WithEnvironment("Cim__AdminKey", adminKey)
     .WithSettingsFrom(builder.Configuration, "Cim:Route")
+    .WithSettingsFrom(builder.Configuration, "Cim:Delivery")
     .WithHttpEndpointUnlessDeclared()
     .WithHttpHealthCheck("/health");
 

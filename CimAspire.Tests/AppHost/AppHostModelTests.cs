@@ -149,17 +149,20 @@ public sealed class AppHostModelTests
     public async Task ServiceSettingsGivenToTheAppHostReachEachServiceAsEnvironment()
     {
         await using var builder = await CreateBuilderAsync(
-            "local", "--Cim:ImServer:IdleTimeout=00:00:20", "--Cim:ImServer:MaxPendingOutboundBytes=65536", "--Cim:Route:Strategy=RoundRobin");
+            "local", "--Cim:ImServer:IdleTimeout=00:00:20", "--Cim:ImServer:MaxPendingOutboundBytes=65536", "--Cim:Route:Strategy=RoundRobin",
+            "--Cim:Delivery:PresenceBroadcastMaxOnline=5000");
 
         var imServer = await EnvironmentOfAsync(Resource(builder, "im-server"));
         Assert.Equal("00:00:20", imServer["Cim__ImServer__IdleTimeout"]);
         Assert.Equal("65536", imServer["Cim__ImServer__MaxPendingOutboundBytes"]);
         Assert.Equal("0", imServer["Cim__ImServer__Port"]);
         Assert.DoesNotContain("Cim__Route__Strategy", imServer.Keys);
+        Assert.Equal("5000", imServer["Cim__Delivery__PresenceBroadcastMaxOnline"]);
 
         var routeApi = await EnvironmentOfAsync(Resource(builder, "route-api"));
         Assert.Equal("RoundRobin", routeApi["Cim__Route__Strategy"]);
         Assert.DoesNotContain("Cim__ImServer__IdleTimeout", routeApi.Keys);
+        Assert.Equal("5000", routeApi["Cim__Delivery__PresenceBroadcastMaxOnline"]);
     }
 
     private static Task<IDistributedApplicationTestingBuilder> CreateBuilderAsync(string mode, params string[] args) =>
