@@ -43,28 +43,7 @@ public sealed class PersistedScenario : ClusterScenario
         // Phase 1: saturation.
         var traffic = new StoredTraffic(connected, streams, window, payload, result);
         await startSampling();
-        using (var stop = CancellationTokenSource.CreateLinkedTokenSource(ct))
-        {
-            var senders = Load.StartWindowed(traffic, quota, stop.Token);
-            var started = Stopwatch.GetTimestamp();
-            traffic.Measuring = true;
-            if (quota == long.MaxValue)
-            {
-                await Task.Delay(duration, ct);
-            }
-            else
-            {
-                await Task.WhenAll(senders).WaitAsync(TimeSpan.FromSeconds(60), ct);
-            }
-
-            await stop.CancelAsync();
-            await Task.WhenAll(senders);
-            traffic.Measuring = false;
-            result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            result.Operations = traffic.Delivered;
-            await Tail(traffic, o.Quick, ct);
-            result.Latency = traffic.Latency.Summarize();
-        }
+        await MeasureWindowedAsync(traffic, quota, duration, waitUntilCaughtUp: false, o.Quick, result, ct);
 
         // Phase 2: fixed rate on the same conversations, with its own latency figures.
         var operations = traffic.Delivered;
@@ -91,6 +70,40 @@ public sealed class PersistedScenario : ClusterScenario
     /// that got no push for a message learns of it only by syncing (the SDK syncs on a gap or a reconnect). A quick
     /// run gives the pushes 3 s before that sync, a full run 15 s.
     /// </summary>
+    /// <summary>
+    /// The measured phase with full windows: senders run for <paramref name="duration"/> (or until they sent
+    /// <paramref name="quota"/>, and with <paramref name="waitUntilCaughtUp"/> until every recipient has it); then the
+    /// result gets the time, the deliveries and the latency, after the tail.
+    /// </summary>
+    internal static async Task MeasureWindowedAsync(
+        StoredTraffic traffic, long quota, TimeSpan duration, bool waitUntilCaughtUp, bool quick, ScenarioResult result, CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var senders = Load.StartWindowed(traffic, quota, stop.Token);
+        var started = Stopwatch.GetTimestamp();
+        traffic.Measuring = true;
+        if (quota == long.MaxValue)
+        {
+            await Task.Delay(duration, ct);
+        }
+        else
+        {
+            await Task.WhenAll(senders).WaitAsync(TimeSpan.FromSeconds(60), ct);
+            if (waitUntilCaughtUp)
+            {
+                await Load.WaitForAsync(traffic.Checker.AllCaughtUp, TimeSpan.FromSeconds(15), ct);
+            }
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(senders);
+        traffic.Measuring = false;
+        result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        result.Operations = traffic.Delivered;
+        await Tail(traffic, quick, ct);
+        result.Latency = traffic.Latency.Summarize();
+    }
+
     internal static async Task Tail(StoredTraffic traffic, bool quick, CancellationToken ct)
     {
         // Acks first (a send still unacknowledged is judged neither way), then deliveries.
@@ -130,27 +143,7 @@ public sealed class FanoutScenario : ClusterScenario
         clients.AddRange(connected);
         var traffic = new StoredTraffic(connected, [new StreamSpec(0, new Target { GroupId = groupId }, [.. Enumerable.Range(1, members - 1)])], window, payload, result);
         await startSampling();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var senders = Load.StartWindowed(traffic, quota, stop.Token);
-        var started = Stopwatch.GetTimestamp();
-        traffic.Measuring = true;
-        if (quota == long.MaxValue)
-        {
-            await Task.Delay(duration, ct);
-        }
-        else
-        {
-            await Task.WhenAll(senders).WaitAsync(TimeSpan.FromSeconds(60), ct);
-            await Load.WaitForAsync(traffic.Checker.AllCaughtUp, TimeSpan.FromSeconds(15), ct);
-        }
-
-        await stop.CancelAsync();
-        await Task.WhenAll(senders);
-        traffic.Measuring = false;
-        result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        result.Operations = traffic.Delivered;
-        await PersistedScenario.Tail(traffic, o.Quick, ct);
-        result.Latency = traffic.Latency.Summarize();
+        await PersistedScenario.MeasureWindowedAsync(traffic, quota, duration, waitUntilCaughtUp: true, o.Quick, result, ct);
         result.Completeness = traffic.Checker.Verify();
     }
 }
