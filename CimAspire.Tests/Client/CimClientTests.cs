@@ -245,6 +245,24 @@ public sealed class CimClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_sync_hint_makes_the_client_find_what_was_stored_without_a_push_and_stay_connected()
+    {
+        var (alice, _) = await OnlineAsync("alice");
+        var (bob, bobProbe) = await OnlineAsync("bob");
+        var to = new Target { UserId = bob.UserId };
+        var server = _cluster.ServerOf(bob.UserId)!;
+        var stored = Enumerable.Range(1, 2).Select(i => _cluster.StoreText(alice.UserId, to, $"h{i}")).ToList();
+
+        await server.PushAsync(bob.UserId, new Envelope { SyncHint = new SyncHint { Reason = SyncHint.Types.Reason.SubscriptionRestored, SpreadMs = 50 } });
+
+        await bobProbe.WaitForMessagesAsync(2);
+        Assert.Equal(["h1", "h2"], bobProbe.Texts);
+        Assert.Contains(server.ReceivedOfType(Envelope.BodyOneofCase.Sync), s => s.Sync.ConversationId == stored[0].ConversationId);
+        Assert.Equal(ConnectionState.Online, bob.State);
+        Assert.Equal([ConnectionState.Connecting, ConnectionState.Online], bobProbe.States);
+    }
+
+    [Fact]
     public async Task Messages_sent_while_offline_are_synced_page_by_page_on_login()
     {
         var (alice, _) = await OnlineAsync("alice");

@@ -67,13 +67,24 @@ public class ServerRegistryTests(ZooKeeperServerFixture fixture, ITestOutputHelp
         await using var directory = NewDirectory(directoryClient, root);
         await using var registrar = NewRegistrar(registrarClient, root);
         var registration = Registration("im-exp", 7003);
+        var restored = 0;
+        var restoredOnce = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        registrar.RegistrationRestored += () =>
+        {
+            Interlocked.Increment(ref restored);
+            restoredOnce.TrySetResult();
+        };
         await registrar.RegisterAsync(registration).WaitAsync(TestTimeout);
         await Until(() => Task.FromResult(directory.Servers.Count == 1), "the directory lists the server");
         var oldSession = registrarClient.SessionId;
+        Assert.Equal(0, Volatile.Read(ref restored));
 
         var left = NextChange(directory, c => c.Left.Count > 0);
         var back = NextChange(directory, c => c.Joined.Count > 0);
         await ExpireSessionAsync(fixture.Server.Port, oldSession, registrarClient.SessionPassword);
+
+        // The server is told its registration was lost and is back (what makes an IM server claim its routes again).
+        await restoredOnce.Task.WaitAsync(TestTimeout);
 
         Assert.Equal("im-exp", (await left.WaitAsync(TestTimeout)).Left.Single().Id);
         Assert.Equal([registration], (await back.WaitAsync(TestTimeout)).Joined);
@@ -82,6 +93,7 @@ public class ServerRegistryTests(ZooKeeperServerFixture fixture, ITestOutputHelp
         var node = await directoryClient.ExistsAsync($"{root}/im-exp").WaitAsync(TestTimeout);
         Assert.Equal(registrarClient.SessionId, node!.EphemeralOwner);
         await Until(() => Task.FromResult(registrar.IsRegistered), "the registrar knows it is registered in the new session");
+        Assert.Equal(1, Volatile.Read(ref restored));
     }
 
     [Fact]
