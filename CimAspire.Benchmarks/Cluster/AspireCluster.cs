@@ -69,12 +69,16 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
             ["Cim__ImServer__MaxPendingDeliveries"] = "100000",
             // Nothing collects the spans here; a span per Redis command costs the IM server about a fifth of its CPU.
             ["Aspire__StackExchange__Redis__DisableTracing"] = "true",
+            // An information line per login and logout would make the storms measure console logging (in the server
+            // and in this process, which receives every line through Aspire); warnings and errors still show.
+            ["Logging__LogLevel__Default"] = "Warning",
         },
         [RouteResource] = new Dictionary<string, string>
         {
             ["Cim__Route__PasswordHashIterations"] = "1000",
             ["Cim__Route__RegisterRateLimit__PermitLimit"] = "1000000",
             ["Cim__Route__LoginRateLimit__PermitLimit"] = "1000000",
+            ["Logging__LogLevel__Default"] = "Warning",
         },
     };
 
