@@ -46,6 +46,9 @@ public sealed class CimClient : IAsyncDisposable
 
     private long _nextRequestId;
 
+    // A sync the server asked for (SyncHint): 0 none, 1 running, 2 running and asked for again.
+    private int _hintedSync;
+
     public CimClient(CimClientOptions options, HttpClient? httpClient = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -998,6 +1001,9 @@ public sealed class CimClient : IAsyncDisposable
             case Envelope.BodyOneofCase.Kick:
                 OnKick(connection, envelope.Kick);
                 return;
+            case Envelope.BodyOneofCase.SyncHint:
+                OnSyncHint(connection, envelope.SyncHint);
+                return;
             case Envelope.BodyOneofCase.Error when envelope.RequestId == 0 || !_pending.ContainsKey(envelope.RequestId):
                 Log.ServerError(_logger, envelope.Error.Code, envelope.Error.Message);
                 return;
@@ -1139,6 +1145,60 @@ public sealed class CimClient : IAsyncDisposable
 
         // Draining (or unspecified): this server is going away; the watcher reconnects elsewhere.
         connection.Close(new ConnectionLostException($"Server {connection.Endpoint.ServerId} asked clients to leave ({kick.Reason})."));
+    }
+
+    /// <summary>
+    /// The server says pushes may have been lost (its route or its Redis subscription was down): sync everything as after
+    /// a reconnect, after a random part of the spread it gives. Hints that arrive during such a sync cause one more.
+    /// </summary>
+    private void OnSyncHint(ImConnection connection, SyncHint hint)
+    {
+        Log.SyncHinted(_logger, hint.Reason);
+        while (true)
+        {
+            var state = Volatile.Read(ref _hintedSync);
+            if (state == 2)
+            {
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref _hintedSync, state + 1, state) == state)
+            {
+                if (state == 0)
+                {
+                    var delay = TimeSpan.FromMilliseconds(Math.Max(0, hint.SpreadMs) * Random.Shared.NextDouble());
+                    _ = HintedSyncAsync(connection, delay);
+                }
+
+                return;
+            }
+        }
+    }
+
+    private async Task HintedSyncAsync(ImConnection connection, TimeSpan delay)
+    {
+        try
+        {
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, connection.ClosedToken).ConfigureAwait(false);
+            }
+
+            do
+            {
+                await SyncAllAsync(connection, connection.ClosedToken).ConfigureAwait(false);
+            }
+            while (Interlocked.Decrement(ref _hintedSync) > 0);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ConnectionLostException or TimeoutException or CimConnectionException)
+        {
+            // The connection went (its reconnect syncs everything) or the server refused: nothing more to do here.
+            Volatile.Write(ref _hintedSync, 0);
+            if (e is not OperationCanceledException)
+            {
+                Log.HintedSyncFailed(_logger, e);
+            }
+        }
     }
 
     private void RaiseNotice(Notice notice)

@@ -43,4 +43,10 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Warning, "Connecting user {UserId} to {ServerId} failed")]
     public static partial void ConnectFailed(ILogger logger, long userId, string serverId, Exception exception);
+
+    [LoggerMessage(30, LogLevel.Information, "The IM server asked for a sync ({Reason})")]
+    public static partial void SyncHinted(ILogger logger, SyncHint.Types.Reason reason);
+
+    [LoggerMessage(31, LogLevel.Warning, "The sync the IM server asked for failed; the next reconnect syncs")]
+    public static partial void HintedSyncFailed(ILogger logger, Exception exception);
 }

@@ -73,6 +73,18 @@ public sealed class ImServerOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How often the server checks that Redis still records a route for every user it holds, and claims again the ones
+    /// it lost (the route API removed them after a registry session expiry, or Redis lost them). Also done at once when
+    /// the registration is restored.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan RouteAuditInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest window over which clients told to sync at once (SyncHint) spread their syncs.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan SyncHintMaxSpread { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Event loop threads for connections; 0 uses the processor count.</summary>
     [Range(0, 256)]
     public int WorkerThreads { get; set; }

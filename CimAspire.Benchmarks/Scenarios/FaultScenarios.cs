@@ -130,6 +130,7 @@ public sealed class FaultScenario(string name, Fault fault, int fullClients, int
             result.Metrics["clients on the failed server"] = fault is Fault.KillImServer or Fault.ExpireZooKeeperSession ? onVictim : 0;
             result.Metrics["clients dropped"] = reconnector.Dropped;
             result.Metrics["reconnects"] = reconnector.Reconnects;
+            result.Metrics["sync hints received"] = traffic.SyncHints;
             result.Completeness = traffic.Checker.Verify();
             result.Notes.Add($"users noticed: {reconnector.Dropped} disconnects, {result.Errors} errors, worst send-to-deliver {result.Latency.MaxMs:0} ms");
         }

@@ -30,6 +30,7 @@ public sealed class StoredTraffic
     private readonly ScenarioResult _result;
     private readonly int _payload;
     private long _delivered;
+    private long _syncHints;
     private int _measuring;
 
     public StoredTraffic(BenchClient[] clients, IReadOnlyList<StreamSpec> streams, int window, int payload, ScenarioResult result)
@@ -152,16 +153,24 @@ public sealed class StoredTraffic
     {
         for (var i = 0; i < _clients.Length; i++)
         {
-            string[] ids;
-            lock (_states[i])
-            {
-                ids = [.. _states[i].Conversations.Keys];
-            }
+            SyncClient(i);
+        }
+    }
 
-            foreach (var id in ids)
-            {
-                RequestSync(i, id);
-            }
+    /// <summary>SyncHint frames the servers sent (they ask clients to sync after pushes may have been lost).</summary>
+    public long SyncHints => Interlocked.Read(ref _syncHints);
+
+    private void SyncClient(int client)
+    {
+        string[] ids;
+        lock (_states[client])
+        {
+            ids = [.. _states[client].Conversations.Keys];
+        }
+
+        foreach (var id in ids)
+        {
+            RequestSync(client, id);
         }
     }
 
@@ -187,6 +196,11 @@ public sealed class StoredTraffic
                     break;
                 case Envelope.BodyOneofCase.Kick:
                     _result.CountError("kicked: " + envelope.Kick.Reason);
+                    break;
+                case Envelope.BodyOneofCase.SyncHint:
+                    // The server's pushes may have been lost: sync as the SDK does (it spreads; a harness client need not).
+                    Interlocked.Increment(ref _syncHints);
+                    SyncClient(client);
                     break;
                 case Envelope.BodyOneofCase.Error:
                     _result.CountError("server error: " + envelope.Error.Code);

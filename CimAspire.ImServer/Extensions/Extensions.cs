@@ -55,6 +55,7 @@ public static class Extensions
         services.AddHostedService<RedeliveryService>();
         services.AddSingleton<TcpServerHost>();
         services.AddHostedService(sp => sp.GetRequiredService<TcpServerHost>());
+        services.AddHostedService<RouteKeeper>();
         return builder;
     }
 }

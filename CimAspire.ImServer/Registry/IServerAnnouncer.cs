@@ -9,6 +9,12 @@ public interface IServerAnnouncer
 
     /// <summary>Removes the registration; called first on shutdown so no new client is sent here.</summary>
     Task WithdrawAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Raised when the registration had been lost (e.g. the registry session expired) and is published again: the route
+    /// API may have taken this server for gone meanwhile and removed its users' routes.
+    /// </summary>
+    event Action? RegistrationRestored;
 }
 
 /// <summary>
@@ -24,6 +30,13 @@ public sealed partial class NoRegistryAnnouncer(ILogger<NoRegistryAnnouncer> log
     }
 
     public Task WithdrawAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    // Without a registry nothing is ever lost.
+    public event Action? RegistrationRestored
+    {
+        add { }
+        remove { }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No service registry configured: server {ServerId} at {Host}:{Port} is not registered")]
     private partial void LogNotRegistered(string serverId, string host, int port);

@@ -9,4 +9,10 @@ public sealed class ZooKeeperAnnouncer(ServerRegistrar registrar) : IServerAnnou
         => registrar.RegisterAsync(registration, cancellationToken);
 
     public Task WithdrawAsync(CancellationToken cancellationToken) => registrar.DeregisterAsync(cancellationToken);
+
+    public event Action? RegistrationRestored
+    {
+        add => registrar.RegistrationRestored += value;
+        remove => registrar.RegistrationRestored -= value;
+    }
 }

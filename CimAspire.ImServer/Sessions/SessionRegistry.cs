@@ -32,6 +32,7 @@ public sealed partial class SessionRegistry(
     private readonly ConcurrentDictionary<string, ClientConnection> _connections = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly ImServerOptions _options = options.Value;
+    private volatile bool _reclaimStopped;
 
     /// <summary>Open connections, logged in or not.</summary>
     public int ConnectionCount => _connections.Count;
@@ -149,8 +150,140 @@ public sealed partial class SessionRegistry(
         }
     }
 
+    /// <summary>
+    /// Claims again the route of every user held here whose entry Redis lost: the route API removed this server's routes
+    /// because it took the server for gone (its registry session expired), or Redis lost the data. The claim keeps the
+    /// epoch rules: unless several sessions per user are allowed, a user who logged in elsewhere meanwhile is not taken
+    /// back; their connection here is kicked (REPLACED) instead. Users who come online again are announced, and every
+    /// reclaimed connection is told to sync (what was stored for them while they had no route was never pushed).
+    /// Returns how many users were looked at (reclaimed or kicked).
+    /// </summary>
+    public async Task<int> ReclaimLostRoutesAsync(CancellationToken cancellationToken)
+    {
+        if (_reclaimStopped)
+        {
+            return 0;
+        }
+
+        // Held users first, then what Redis records: anyone who logs in after the snapshot claimed after it, so the
+        // record read next includes them.
+        var held = _users.Keys.ToList();
+        if (held.Count == 0)
+        {
+            return 0;
+        }
+
+        var recorded = (await routes.GetServerUsersAsync(identity.Id, cancellationToken)).ToHashSet();
+        var lost = held.Where(u => !recorded.Contains(u)).ToList();
+        if (lost.Count == 0)
+        {
+            return 0;
+        }
+
+        LogReclaiming(identity.Id, lost.Count, held.Count);
+        var hinted = new ConcurrentBag<ClientConnection>();
+        var kicked = 0;
+        await Parallel.ForEachAsync(
+            lost,
+            new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken },
+            async (userId, ct) =>
+            {
+                if (await ReclaimAsync(userId, hinted, ct) == false)
+                {
+                    Interlocked.Increment(ref kicked);
+                }
+            });
+
+        SendSyncHint(hinted.ToList(), SyncHint.Types.Reason.RouteRestored);
+        LogReclaimed(identity.Id, lost.Count - kicked, kicked);
+        return lost.Count;
+    }
+
+    /// <summary>Tells every logged-in connection to sync (pushes to this server may have been lost, e.g. its subscription was down).</summary>
+    public int HintEveryone(SyncHint.Types.Reason reason)
+    {
+        var connections = _users.Values.SelectMany(u => u.Snapshot()).ToList();
+        SendSyncHint(connections, reason);
+        return connections.Count;
+    }
+
+    /// <summary>Stops <see cref="ReclaimLostRoutesAsync"/> for good: the server is draining and its routes go on purpose.</summary>
+    public void StopReclaiming() => _reclaimStopped = true;
+
+    // True when the user's route is back (or the user is no longer held), false when the user's connections were kicked.
+    private async Task<bool?> ReclaimAsync(long userId, ConcurrentBag<ClientConnection> hinted, CancellationToken cancellationToken)
+    {
+        var gate = _locks[(int)((ulong)userId % (ulong)_locks.Length)];
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_reclaimStopped || !_users.TryGetValue(userId, out var sessions) || sessions.Snapshot() is not { Count: > 0 } connections)
+            {
+                return null;
+            }
+
+            // Under one session per user, an entry of another server means a newer login there: do not steal it back.
+            var mode = _options.DuplicateLogin == DuplicateLoginPolicy.AllowMultiple ? RouteClaimMode.Shared : RouteClaimMode.RejectIfElsewhere;
+            var claim = await routes.ClaimAsync(userId, identity.Id, mode, cancellationToken);
+            if (!claim.Accepted)
+            {
+                var replaced = new Kick { Reason = Kick.Types.Reason.Replaced, Message = "You logged in somewhere else." };
+                foreach (var connection in connections)
+                {
+                    connection.Kick(replaced);
+                }
+
+                return false;
+            }
+
+            sessions.SetEpoch(claim.Epoch);
+            if (claim.CameOnline)
+            {
+                presence.Enqueue(userId, connections[0].UserName, online: true);
+            }
+
+            foreach (var connection in connections)
+            {
+                hinted.Add(connection);
+            }
+
+            return true;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private void SendSyncHint(List<ClientConnection> connections, SyncHint.Types.Reason reason)
+    {
+        if (connections.Count == 0)
+        {
+            return;
+        }
+
+        // Spread the syncs of many clients over up to SyncHintMaxSpread, about 0.2 ms per client.
+        var spread = Math.Min(_options.SyncHintMaxSpread.TotalMilliseconds, connections.Count * 0.2);
+        var hint = new Envelope { SyncHint = new SyncHint { Reason = reason, SpreadMs = (int)spread } };
+        foreach (var connection in connections)
+        {
+            connection.Send(hint);
+        }
+
+        LogSyncHinted(identity.Id, connections.Count, reason);
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Releasing the route of user {UserId} failed")]
     private partial void LogReleaseFailed(long userId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Server {ServerId} lost the routes of {Lost} of its {Held} users; claiming them again")]
+    private partial void LogReclaiming(string serverId, int lost, int held);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Server {ServerId} reclaimed {Reclaimed} routes; {Kicked} users had logged in elsewhere and were kicked here")]
+    private partial void LogReclaimed(string serverId, int reclaimed, int kicked);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Server {ServerId} told {Connections} connections to sync ({Reason})")]
+    private partial void LogSyncHinted(string serverId, int connections, SyncHint.Types.Reason reason);
 
     private sealed class UserSessions(TokenBucket bucket)
     {
@@ -186,6 +319,15 @@ public sealed partial class SessionRegistry(
 
                 _connections = [.. _connections[..index], .. _connections[(index + 1)..]];
                 return true;
+            }
+        }
+
+        /// <summary>Records a newer claim of the user's route (a reclaim), the one to release with from now on.</summary>
+        public void SetEpoch(long epoch)
+        {
+            lock (_gate)
+            {
+                _epoch = epoch;
             }
         }
 

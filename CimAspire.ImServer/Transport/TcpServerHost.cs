@@ -73,13 +73,18 @@ public sealed partial class TcpServerHost(
         LogListening(identity.Id, _listener.LocalAddress.ToString() ?? "?", identity.AdvertisedHost, identity.Port);
 
         localDelivery.DrainRequested += OnDrainRequested;
-        _inboxSubscription = await inbox.SubscribeAsync(identity.Id, batch =>
-        {
-            foreach (var item in batch.Items)
+        // Pushes published while the subscription was down are lost: once it is live again, every client syncs.
+        _inboxSubscription = await inbox.SubscribeAsync(
+            identity.Id,
+            batch =>
             {
-                localDelivery.Deliver(item);
-            }
-        }, cancellationToken);
+                foreach (var item in batch.Items)
+                {
+                    localDelivery.Deliver(item);
+                }
+            },
+            resumed: () => sessions.HintEveryone(SyncHint.Types.Reason.SubscriptionRestored),
+            cancellationToken);
 
         await routes.ReportLoadAsync(identity.Id, 0, cancellationToken);
         await announcer.AnnounceAsync(new ServerRegistration(
@@ -132,6 +137,8 @@ public sealed partial class TcpServerHost(
             }
 
             _drained = true;
+            // Withdrawing makes the route API remove this server's routes: they must not be claimed back.
+            sessions.StopReclaiming();
             try
             {
                 await announcer.WithdrawAsync(cancellationToken);

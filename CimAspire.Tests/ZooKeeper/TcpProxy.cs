@@ -5,7 +5,7 @@ namespace CimAspire.Tests.ZooKeeper;
 
 /// <summary>
 /// A loopback TCP proxy in front of one server. <see cref="Cut"/> drops every connection and refuses new ones until
-/// <see cref="Restore"/>, which makes "disconnected for a while, session still alive" deterministic.
+/// <see cref="Restore"/> (<see cref="RefuseNew"/> only refuses new ones), which makes "disconnected for a while, session still alive" deterministic.
 /// </summary>
 internal sealed class TcpProxy : IAsyncDisposable
 {
@@ -31,6 +31,12 @@ internal sealed class TcpProxy : IAsyncDisposable
     {
         _cut = true;
         CloseAll();
+    }
+
+    /// <summary>Keeps the open connections but refuses new ones until <see cref="Restore"/>.</summary>
+    public void RefuseNew()
+    {
+        _cut = true;
     }
 
     public void Restore()

@@ -30,4 +30,10 @@ internal static partial class Log
 
     [LoggerMessage(109, LogLevel.Error, "A server directory Changed handler threw")]
     public static partial void ChangedHandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(110, LogLevel.Warning, "IM server {ServerId} had lost its registration; it is registered again at {Path}")]
+    public static partial void RegistrationRestored(ILogger logger, string serverId, string path);
+
+    [LoggerMessage(111, LogLevel.Error, "A RegistrationRestored handler threw")]
+    public static partial void RestoredHandlerFailed(ILogger logger, Exception exception);
 }

@@ -28,6 +28,8 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
     private bool _dataChanged;
     private Task? _loop;
     private long _registeredSession;
+    // Set when the node of an earlier registration was found gone (session expiry, deletion); cleared when it is back.
+    private volatile bool _registrationLost;
 
     /// <summary>Creates a registrar on <paramref name="client"/> for the root in <paramref name="options"/>; nothing is registered until <see cref="RegisterAsync"/>.</summary>
     public ServerRegistrar(ZooKeeperClient client, IOptions<ServerRegistryOptions> options, ILogger<ServerRegistrar>? logger = null)
@@ -38,6 +40,14 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
         _nodeWatcher = _ => _signal.Set();
         _client.StateChanged += OnStateChanged;
     }
+
+    /// <summary>
+    /// Raised (on the registrar's loop, after the node is back) when a registration that had existed was lost (its session
+    /// expired, or someone deleted the node) and is published again. Whoever watches the registry may have taken the
+    /// server for gone meanwhile (the route API removes a departed server's routes), so the server must re-assert what
+    /// that removed. Handlers must not block.
+    /// </summary>
+    public event Action? RegistrationRestored;
 
     /// <summary>The registration being kept, or null before <see cref="RegisterAsync"/>.</summary>
     public ServerRegistration? Registration
@@ -169,6 +179,7 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
         else if (change.State == ZooKeeperConnectionState.Expired)
         {
             Interlocked.Exchange(ref _registeredSession, 0);
+            _registrationLost |= _firstRegistration.Task.IsCompleted;
         }
     }
 
@@ -198,6 +209,7 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
             var stat = await _client.ExistsAsync(path, _nodeWatcher, token);
             if (stat is null)
             {
+                _registrationLost |= _firstRegistration.Task.IsCompleted;
                 try
                 {
                     await _client.CreateAsync(path, data, CreateMode.Ephemeral, token);
@@ -214,6 +226,7 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
             {
                 // Left by an older session of ours (a crash or an expiry whose cleanup is still in flight): replace it.
                 Log.RemovingStale(_logger, path, stat.EphemeralOwner);
+                _registrationLost |= _firstRegistration.Task.IsCompleted;
                 try
                 {
                     await _client.DeleteAsync(path, stat.Version, token);
@@ -239,8 +252,30 @@ public sealed class ServerRegistrar : IHostedService, IAsyncDisposable
                 Log.Registered(_logger, registration.Id, path, session);
             }
 
+            if (_registrationLost)
+            {
+                _registrationLost = false;
+                Log.RegistrationRestored(_logger, registration.Id, path);
+                RaiseRestored();
+            }
+
             _firstRegistration.TrySetResult();
             return;
+        }
+    }
+
+    private void RaiseRestored()
+    {
+        foreach (var handler in RegistrationRestored?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                ((Action)handler)();
+            }
+            catch (Exception ex)
+            {
+                Log.RestoredHandlerFailed(_logger, ex);
+            }
         }
     }
 }
