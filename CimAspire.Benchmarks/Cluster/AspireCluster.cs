@@ -98,9 +98,12 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
             ],
             (options, _) => options.DisableDashboard = true,
             cancellationToken);
-        // Health probes fail by design while resources start; the harness reports what matters.
+        // Health probes fail by design while resources start; the harness reports what matters. The services' console
+        // output (forwarded as "<AppHost>.Resources.<name>", stdout as information, stderr as errors) would print a few
+        // lines per request and login: the harness would spend its CPU copying logs while it measures.
         builder.Services.AddLogging(logging => logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical)
-            .AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning));
+            .AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning)
+            .AddFilter("CimAspire.AppHost.Resources", LogLevel.Warning));
         // The browser front end takes no part in any scenario; it would only take CPU from what is measured.
         foreach (var unused in builder.Resources.Where(r => r.Name == WebClientResource).ToList())
         {

@@ -118,16 +118,23 @@ public sealed class ReconnectStormScenario : ClusterScenario
         }
 
         await startSampling();
+        context.Say($"{Name}: {count} clients dropped; reconnecting");
         var started = Stopwatch.GetTimestamp();
         var again = new BenchClient?[count];
         var failures = 0;
+        var refreshTimes = new LatencyRecorder();
+        var loginTimes = new LatencyRecorder();
         await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = ct }, async (i, token) =>
         {
             try
             {
+                var asked = Stopwatch.GetTimestamp();
                 var user = await users.RefreshAsync(accounts[i], null, token);
+                refreshTimes.RecordSince(asked);
+                var connecting = Stopwatch.GetTimestamp();
                 var connection = await WireConnection.ConnectAndLoginAsync(
                     user.Endpoint, ClientFleet.SourceAddress(i, addresses), user.Token, "bench", ClientFleet.LoginTimeout, token);
+                loginTimes.RecordSince(connecting);
                 again[i] = new BenchClient(user, connection);
             }
             catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
@@ -137,6 +144,10 @@ public sealed class ReconnectStormScenario : ClusterScenario
             }
         });
         result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        result.Metrics["refresh ms mean"] = refreshTimes.MeanMicroseconds / 1000;
+        result.Metrics["refresh ms p99"] = refreshTimes.ValueAtPercentile(99) / 1000.0;
+        result.Metrics["connect+login ms mean"] = loginTimes.MeanMicroseconds / 1000;
+        result.Metrics["connect+login ms p99"] = loginTimes.ValueAtPercentile(99) / 1000.0;
         clients.AddRange(again.Where(c => c is not null)!);
         result.Operations = count - failures;
         if (failures > 0)
