@@ -69,12 +69,16 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
             ["Cim__ImServer__MaxPendingDeliveries"] = "100000",
             // Nothing collects the spans here; a span per Redis command costs the IM server about a fifth of its CPU.
             ["Aspire__StackExchange__Redis__DisableTracing"] = "true",
+            // An information line per login and logout would make the storms measure console logging (in the server
+            // and in this process, which receives every line through Aspire); warnings and errors still show.
+            ["Logging__LogLevel__Default"] = "Warning",
         },
         [RouteResource] = new Dictionary<string, string>
         {
             ["Cim__Route__PasswordHashIterations"] = "1000",
             ["Cim__Route__RegisterRateLimit__PermitLimit"] = "1000000",
             ["Cim__Route__LoginRateLimit__PermitLimit"] = "1000000",
+            ["Logging__LogLevel__Default"] = "Warning",
         },
     };
 
@@ -94,9 +98,12 @@ public sealed class AspireCluster : ICimCluster, IClusterFaults
             ],
             (options, _) => options.DisableDashboard = true,
             cancellationToken);
-        // Health probes fail by design while resources start; the harness reports what matters.
+        // Health probes fail by design while resources start; the harness reports what matters. The services' console
+        // output (forwarded as "<AppHost>.Resources.<name>", stdout as information, stderr as errors) would print a few
+        // lines per request and login: the harness would spend its CPU copying logs while it measures.
         builder.Services.AddLogging(logging => logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical)
-            .AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning));
+            .AddFilter("Aspire.Hosting.Dcp", LogLevel.Warning)
+            .AddFilter("CimAspire.AppHost.Resources", LogLevel.Warning));
         // The browser front end takes no part in any scenario; it would only take CPU from what is measured.
         foreach (var unused in builder.Resources.Where(r => r.Name == WebClientResource).ToList())
         {

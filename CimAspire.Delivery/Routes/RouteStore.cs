@@ -81,21 +81,35 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
         ArgumentException.ThrowIfNullOrEmpty(serverId);
         var db = Db;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(
+        var script = db.ScriptEvaluateAsync(
             ClaimScript,
             [RedisKeys.Route(userId), RedisKeys.RouteEpoch(userId)],
-            [serverId, now, (int)mode]).WaitAsync(cancellationToken))!;
+            [serverId, now, (int)mode]);
+        Task? marks = null;
+        if (mode != RouteClaimMode.RejectIfElsewhere)
+        {
+            // Only a RejectIfElsewhere claim can be refused, so the others send the online marks right behind the script
+            // (one connection, so Redis runs them after it): one round trip, and one fsync wait, per login instead of two.
+            // Should the client library have to re-send the script (NOSCRIPT after a Redis restart), the marks run
+            // first; at worst a release racing that claim leaves the user routed but out of the online set (presence only).
+            marks = MarkHeldAsync(db, userId, serverId, now);
+            await Task.WhenAll(script, marks).WaitAsync(cancellationToken);
+        }
+
+        var reply = (RedisResult[])(await script.WaitAsync(cancellationToken))!;
         var others = ((RedisResult[])reply[2]!).Select(r => (string)r!).ToList();
         if ((long)reply[0] == 0)
         {
             return new RouteClaim(false, 0, others);
         }
 
-        await Task.WhenAll(
-            db.SortedSetAddAsync(RedisKeys.Online, userId, now),
-            db.SetAddAsync(RedisKeys.ServerUsers(serverId), userId)).WaitAsync(cancellationToken);
+        await (marks ?? MarkHeldAsync(db, userId, serverId, now)).WaitAsync(cancellationToken);
         return new RouteClaim(true, (long)reply[1], mode == RouteClaimMode.Exclusive ? others : [], (long)reply[3] == 1);
     }
+
+    private static Task MarkHeldAsync(IDatabase db, long userId, string serverId, long now) => Task.WhenAll(
+        db.SortedSetAddAsync(RedisKeys.Online, userId, now),
+        db.SetAddAsync(RedisKeys.ServerUsers(serverId), userId));
 
     /// <summary>
     /// Removes the server's entry if it still carries <paramref name="epoch"/>. Returns false (and changes nothing in the
@@ -104,10 +118,11 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
     public async Task<RouteRelease> ReleaseAsync(long userId, string serverId, long epoch, CancellationToken cancellationToken = default)
     {
         var db = Db;
-        var left = (long)await db.ScriptEvaluateAsync(
-            ReleaseScript, [RedisKeys.Route(userId)], [serverId, epoch]).WaitAsync(cancellationToken);
-        // This server holds no connection of the user any more, whatever the route says now.
-        await db.SetRemoveAsync(RedisKeys.ServerUsers(serverId), userId).WaitAsync(cancellationToken);
+        var script = db.ScriptEvaluateAsync(ReleaseScript, [RedisKeys.Route(userId)], [serverId, epoch]);
+        // This server holds no connection of the user any more, whatever the route says now (sent with the script).
+        var unheld = db.SetRemoveAsync(RedisKeys.ServerUsers(serverId), userId);
+        await Task.WhenAll(script, unheld).WaitAsync(cancellationToken);
+        var left = (long)await script;
         var wentOffline = left == 0 && await MarkOfflineIfUnroutedAsync(db, userId).WaitAsync(cancellationToken);
         return new RouteRelease(left >= 0, wentOffline);
     }
@@ -297,8 +312,12 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
     // route after the removal repairs a claim that raced with it. True when the user went offline here.
     private static async Task<bool> MarkOfflineIfUnroutedAsync(IDatabase db, long userId)
     {
-        var removed = await db.SortedSetRemoveAsync(RedisKeys.Online, userId);
-        var entries = await db.HashGetAllAsync(RedisKeys.Route(userId));
+        // Sent together: Redis reads the route after the removal (one connection), which is all the re-check needs.
+        var removing = db.SortedSetRemoveAsync(RedisKeys.Online, userId);
+        var reading = db.HashGetAllAsync(RedisKeys.Route(userId));
+        await Task.WhenAll(removing, reading);
+        var removed = await removing;
+        var entries = await reading;
         var since = entries.Select(Parse).Where(e => e is not null).Select(e => e!.Since).DefaultIfEmpty().Max();
         if (entries.Length > 0)
         {

@@ -29,6 +29,7 @@ public static class SessionsApi
 
         api.MapPost("/refresh", RefreshAsync)
             .RequireAuthorization()
+            .WithMetadata(SessionCheckedByEndpoint.Instance)
             .WithName("Refresh")
             .WithSummary("A new server pick and token for a still-valid token, without the password (for reconnects)")
             .ProducesProblem(StatusCodes.Status401Unauthorized)
@@ -85,6 +86,7 @@ public static class SessionsApi
         ServerPicker picker,
         SessionService sessions,
         IOptions<RouteApiOptions> options,
+        HttpResponse response,
         CancellationToken cancellationToken)
     {
         var server = await picker.PickAsync(user.UserId(), request?.AvoidServerId, cancellationToken);
@@ -93,10 +95,15 @@ public static class SessionsApi
             return ApiProblems.NoLiveServer();
         }
 
+        // Renewing is also the session check (SessionCheckedByEndpoint): it fails for a session that has ended.
         var issued = await sessions.RenewAsync(user.UserId(), user.UserName(), user.SessionId(), server.Id);
-        return issued is null
-            ? ApiProblems.Unauthorized("The session has ended (logged out or expired); log in again.")
-            : TypedResults.Ok(ToResponse(issued, server, options.Value));
+        if (issued is null)
+        {
+            response.Headers.WWWAuthenticate = "Bearer";
+            return ApiProblems.Unauthorized("The session has ended (logged out or expired); log in again.");
+        }
+
+        return TypedResults.Ok(ToResponse(issued, server, options.Value));
     }
 
     public static async Task<NoContent> LogoutAsync(ClaimsPrincipal user, SessionService sessions)
