@@ -103,6 +103,37 @@ public sealed class RouteRecoveryTests(RecoveryFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task RoutesRemovedWhileTheServerStaysRegisteredAreClaimedAgainByThePeriodicCheck()
+    {
+        // No registry here: nothing tells the server its routes went (like a departure that lands after the
+        // re-registration, or Redis losing them); the periodic check finds it.
+        await using var a = await ImServerInstance.StartAsync(fixture.Redis.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Cim:ImServer:RouteAuditInterval"] = "00:00:00.200",
+        });
+        await using var b = await ImServerInstance.StartAsync(fixture.Redis.ConnectionString);
+        long alice = await Tokens.NewUserAsync(fixture.Connection), bob = await Tokens.NewUserAsync(fixture.Connection);
+        await using var bobOnA = await TestClient.LoginAsync(a, bob);
+        await using var aliceOnB = await TestClient.LoginAsync(b, alice);
+        var routes = a.Services.GetRequiredService<RouteStore>();
+
+        var departure = await routes.MarkServerOfflineAsync(a.Id).WaitAsync(TestClient.Timeout);
+        Assert.Equal([bob], departure.WentOffline);
+
+        var hint = await bobOnA.WaitForAsync(e => e.BodyCase == Envelope.BodyOneofCase.SyncHint, RecoveryTimeout);
+        Assert.Equal(SyncHint.Types.Reason.RouteRestored, hint.SyncHint.Reason);
+        Assert.Equal([a.Id], (await routes.GetRouteAsync(bob).WaitAsync(TestClient.Timeout)).Select(r => r.ServerId));
+        await aliceOnB.SendMessageAsync(new Target { UserId = bob }, "after", "pushed again").WaitAsync(TestClient.Timeout);
+        Assert.Equal("after", (await bobOnA.WaitForDeliverAsync(m => m.ClientMsgId == "after")).ClientMsgId);
+
+        // Bob's route now carries the reclaim's epoch: his logout releases it and takes him offline.
+        await bobOnA.DisposeAsync();
+        await ZooKeeperTestSupport.Until(
+            async () => (await routes.GetRouteAsync(bob)).Count == 0 && await routes.GetOnlineSinceAsync(bob) is null,
+            "Bob's route is released on logout");
+    }
+
+    [Fact]
     public async Task APushPublishedWhileTheSubscriptionIsDownReachesTheClientOnceItIsBack()
     {
         // A reaches Redis through a proxy that can refuse new connections: its killed subscription stays down until allowed.
