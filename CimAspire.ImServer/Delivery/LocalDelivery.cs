@@ -20,7 +20,13 @@ public sealed partial class LocalDelivery(
 
     public string ServerId => identity.Id;
 
-    public bool HoldsExclusively(long userId) => _oneSessionPerUser && sessions.ConnectionsOf(userId).Count > 0;
+    public bool HoldsExclusively(long userId) => ExclusiveConnectionsOf(userId).Count > 0;
+
+    /// <summary>
+    /// The user's connections when this server is the only one that can hold the user (one session per user), so a
+    /// notice needs no route lookup; empty otherwise.
+    /// </summary>
+    public IReadOnlyList<ClientConnection> ExclusiveConnectionsOf(long userId) => _oneSessionPerUser ? sessions.ConnectionsOf(userId) : [];
 
     /// <summary>Raised when a drain request (Kick DRAINING to all users) arrived for this server.</summary>
     public event Action? DrainRequested;

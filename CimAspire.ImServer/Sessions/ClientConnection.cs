@@ -64,6 +64,12 @@ public sealed partial class ClientConnection
     public void Receive(Envelope envelope)
     {
         _services.Telemetry.FrameIn(envelope.BodyCase);
+        if (TryHandleInline(envelope))
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref _queuedFrames);
         if (!_inbound.Writer.TryWrite(envelope))
         {
             Fail(ErrorCode.RateLimited, "Too many frames are waiting to be processed.");
@@ -209,6 +215,7 @@ public sealed partial class ClientConnection
                 if (_loggedIn && envelope.BodyCase == Envelope.BodyOneofCase.Send)
                 {
                     await StartSendAsync(envelope);
+                    FrameHandled();
                     continue;
                 }
 
@@ -227,6 +234,8 @@ public sealed partial class ClientConnection
                 {
                     HandleFailure(envelope, activity, ex);
                 }
+
+                FrameHandled();
             }
         }
         finally
@@ -242,7 +251,7 @@ public sealed partial class ClientConnection
     {
         var activity = ImServerTelemetry.StartActivity(
             ImServerTelemetry.HandleActivityName(envelope.BodyCase), ActivityKind.Server, envelope.Traceparent, envelope.Tracestate);
-        activity?.SetTag("cim.user_id", UserId);
+        activity?.SetTag("cim.user_id", _userIdTag ?? UserId);
         return activity;
     }
 
@@ -386,10 +395,7 @@ public sealed partial class ClientConnection
         switch (envelope.BodyCase)
         {
             case Envelope.BodyOneofCase.Ping:
-                Reply(envelope, new Envelope
-                {
-                    Pong = new Pong { ClientTimeMs = envelope.Ping.ClientTimeMs, ServerTimeMs = _services.Time.GetUtcNow().ToUnixTimeMilliseconds() },
-                });
+                ReplyPong(envelope);
                 return Task.CompletedTask;
             case Envelope.BodyOneofCase.Login:
                 _services.Telemetry.Login("already_logged_in");
@@ -438,6 +444,7 @@ public sealed partial class ClientConnection
 
         UserId = claims.UserId;
         UserName = claims.UserName;
+        _userIdTag = UserId;
         var outcome = await _services.Sessions.LoginAsync(this, claims.UserId, CancellationToken.None);
         if (outcome != LoginOutcome.Accepted)
         {
@@ -627,8 +634,7 @@ public sealed partial class ClientConnection
             return;
         }
 
-        _pending.Acknowledge(ack.ConversationId, ack.Seq);
-        _services.Cursors.Enqueue(new CursorUpdate(ack.ConversationId, UserId, ack.Seq));
+        Acknowledge(ack);
     }
 
     private async Task ReadAsync(Envelope envelope)

@@ -19,6 +19,7 @@ public sealed class ConnectionServices(
     MessageStore messages,
     GroupStore groups,
     MessageDispatcher dispatcher,
+    LocalDelivery localDelivery,
     CursorWriter cursors,
     ImServerTelemetry telemetry,
     TimeProvider time,
@@ -41,6 +42,8 @@ public sealed class ConnectionServices(
     public MessageDispatcher Dispatcher => dispatcher;
 
     public CursorWriter Cursors => cursors;
+
+    public LocalDelivery LocalDelivery => localDelivery;
 
     public ImServerTelemetry Telemetry => telemetry;
 

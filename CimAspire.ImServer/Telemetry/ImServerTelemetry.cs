@@ -58,15 +58,28 @@ public sealed class ImServerTelemetry
         return ActivitySource.StartActivity(name, kind);
     }
 
-    // Tag values computed once: frames are counted on the hot path.
-    private static readonly Dictionary<Envelope.BodyOneofCase, string> TypeNames =
-        Enum.GetValues<Envelope.BodyOneofCase>().ToDictionary(t => t, t => t.ToString().ToLowerInvariant());
+    // Tag values and span names computed once, indexed by the oneof case: frames are counted on the hot path.
+    private static readonly Envelope.BodyOneofCase[] Cases = Enum.GetValues<Envelope.BodyOneofCase>();
 
-    private static readonly Dictionary<Envelope.BodyOneofCase, string> HandleNames =
-        Enum.GetValues<Envelope.BodyOneofCase>().ToDictionary(t => t, t => "cim.handle " + t);
+    private static readonly string[] TypeNames = Table(t => t.ToString().ToLowerInvariant());
+
+    private static readonly string[] HandleNames = Table(t => "cim.handle " + t);
 
     /// <summary>The span name of handling one frame type ("cim.handle Send"), without building a string per frame.</summary>
-    public static string HandleActivityName(Envelope.BodyOneofCase type) => HandleNames.GetValueOrDefault(type, "cim.handle");
+    public static string HandleActivityName(Envelope.BodyOneofCase type) => Lookup(HandleNames, type) ?? "cim.handle";
 
-    private static string TypeName(Envelope.BodyOneofCase type) => TypeNames.GetValueOrDefault(type, "unknown");
+    private static string TypeName(Envelope.BodyOneofCase type) => Lookup(TypeNames, type) ?? "unknown";
+
+    private static string[] Table(Func<Envelope.BodyOneofCase, string> name)
+    {
+        var table = new string[Cases.Max(c => (int)c) + 1];
+        foreach (var type in Cases)
+        {
+            table[(int)type] = name(type);
+        }
+
+        return table;
+    }
+
+    private static string? Lookup(string[] table, Envelope.BodyOneofCase type) => (uint)type < (uint)table.Length ? table[(int)type] : null;
 }

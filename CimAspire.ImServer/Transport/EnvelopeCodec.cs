@@ -16,7 +16,8 @@ public sealed class EnvelopeDecoder : MessageToMessageDecoder<IByteBuffer>
             Envelope envelope;
             if (message.HasArray)
             {
-                envelope = Envelope.Parser.ParseFrom(message.Array, message.ArrayOffset + message.ReaderIndex, message.ReadableBytes);
+                // From a span: parsing from an array allocates a CodedInputStream per frame.
+                envelope = Envelope.Parser.ParseFrom(new ReadOnlySpan<byte>(message.Array, message.ArrayOffset + message.ReaderIndex, message.ReadableBytes));
             }
             else
             {

@@ -7,8 +7,9 @@ namespace CimAspire.ImServer.Transport;
 
 /// <summary>
 /// The DotNetty channel behind <see cref="IConnectionTransport"/>. Frames sent from any thread are queued, and one task
-/// on the channel's event loop writes everything queued so far and flushes once: a burst of frames costs one hop to the
-/// loop and one system call, and a frame is never left behind a flush that already ran.
+/// on the channel's event loop encodes everything queued so far into one pooled buffer and writes and flushes it: a
+/// burst of frames costs one hop to the loop, one pass through the pipeline and one system call, and a frame is never
+/// left behind a flush that already ran.
 /// </summary>
 public sealed class NettyConnectionTransport : IConnectionTransport
 {
@@ -17,6 +18,9 @@ public sealed class NettyConnectionTransport : IConnectionTransport
     private readonly Action _drain;
     // Frames waiting for the next drain; null while none are (an idle connection holds no queue).
     private List<Envelope>? _outbound;
+    // The list the last drain emptied, reused by the next Send (only the loop and the lock holder touch it).
+    private List<Envelope>? _spare;
+    private int[] _frameSizes = new int[16];
 
     public NettyConnectionTransport(IChannel channel)
     {
@@ -41,7 +45,13 @@ public sealed class NettyConnectionTransport : IConnectionTransport
         lock (_gate)
         {
             first = _outbound is null;
-            (_outbound ??= []).Add(envelope);
+            if (first)
+            {
+                _outbound = _spare ?? [];
+                _spare = null;
+            }
+
+            _outbound!.Add(envelope);
         }
 
         if (first)
@@ -82,11 +92,48 @@ public sealed class NettyConnectionTransport : IConnectionTransport
             return;
         }
 
-        foreach (var envelope in frames)
+        if (_frameSizes.Length < frames.Count * 2)
         {
-            _ = _channel.WriteAsync(envelope);
+            _frameSizes = new int[Math.Max(frames.Count * 2, _frameSizes.Length * 2)];
         }
 
-        _channel.Flush();
+        // Sizes first (each frame's and its body's), so the frames are encoded straight into one buffer of the right size.
+        var total = 0;
+        for (var i = 0; i < frames.Count; i++)
+        {
+            var frameSize = EnvelopeFraming.FrameSize(frames[i], out var bodySize);
+            _frameSizes[2 * i] = bodySize;
+            _frameSizes[(2 * i) + 1] = frameSize;
+            total += frameSize;
+        }
+
+        var buffer = _channel.Allocator.Buffer(total);
+        if (buffer.HasArray)
+        {
+            var span = buffer.Array.AsSpan(buffer.ArrayOffset + buffer.WriterIndex, total);
+            for (var i = 0; i < frames.Count; i++)
+            {
+                span = span[EnvelopeFraming.Write(span, frames[i], _frameSizes[2 * i])..];
+            }
+
+            buffer.SetWriterIndex(buffer.WriterIndex + total);
+            _ = _channel.WriteAndFlushAsync(buffer);
+        }
+        else
+        {
+            buffer.Release();
+            foreach (var envelope in frames)
+            {
+                _ = _channel.WriteAsync(envelope);
+            }
+
+            _channel.Flush();
+        }
+
+        frames.Clear();
+        lock (_gate)
+        {
+            _spare = frames;
+        }
     }
 }

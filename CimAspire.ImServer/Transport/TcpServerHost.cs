@@ -31,6 +31,9 @@ public sealed partial class TcpServerHost(
     TimeProvider time,
     ILogger<TcpServerHost> logger) : IHostedService, IAsyncDisposable
 {
+    /// <summary>The runtime's switch that runs socket completions on the socket engine's thread (see Program.cs).</summary>
+    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     private const string LeakDetectionVariable = "io.netty.leakDetection.level";
 
     private readonly ImServerOptions _options = options.Value;
@@ -53,7 +56,9 @@ public sealed partial class TcpServerHost(
         }
 
         _boss = new MultithreadEventLoopGroup(1);
-        _workers = _options.WorkerThreads > 0 ? new MultithreadEventLoopGroup(_options.WorkerThreads) : new MultithreadEventLoopGroup();
+        // DotNetty's default is two loops per core; each loop spins before it sleeps and a frame relayed between
+        // connections on different loops costs a wake-up, so one loop per core did more work per CPU second here.
+        _workers = new MultithreadEventLoopGroup(_options.WorkerThreads > 0 ? _options.WorkerThreads : Environment.ProcessorCount);
         var bootstrap = new ServerBootstrap()
             .Group(_boss, _workers)
             .Channel<TcpServerSocketChannel>()
