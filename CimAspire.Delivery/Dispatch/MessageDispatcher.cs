@@ -129,6 +129,33 @@ public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, Serv
         return PlanTargetAsync(message.SenderId, message.To, new ServerDelivery { Message = message }, cancellationToken);
     }
 
+    /// <summary>
+    /// Where a stored one-to-one message goes, given its recipient's routes as looked up after the store (see
+    /// <see cref="RouteStore.LookupRouteBehind"/>); no Redis round trip.
+    /// </summary>
+    public static DispatchPlan PlanMessage(ChatMessage message, IReadOnlyList<RouteEntry> recipientRoutes)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(recipientRoutes);
+        if (message.To.KindCase != Target.KindOneofCase.UserId)
+        {
+            throw new ArgumentException("Only a one-to-one message has a single recipient.", nameof(message));
+        }
+
+        var recipient = message.To.UserId;
+        switch (recipientRoutes.Count)
+        {
+            case 0:
+                return DispatchPlan.Empty;
+            case 1:
+                // The common case: one server holds the recipient, and the delivery is built once, without a copy.
+                return new DispatchPlan([(recipientRoutes[0].ServerId, new ServerDelivery { Message = message, RecipientIds = { recipient } })], 1);
+            default:
+                var found = new Dictionary<long, IReadOnlyList<RouteEntry>>(1) { [recipient] = recipientRoutes };
+                return BuildPlan(found, 1, new ServerDelivery { Message = message });
+        }
+    }
+
     /// <summary>Looks up where a transient notice goes (see <see cref="Execute"/>).</summary>
     public Task<DispatchPlan> PlanNoticeAsync(long fromUserId, Target to, Notice notice, CancellationToken cancellationToken = default)
     {
@@ -200,7 +227,12 @@ public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, Serv
         }
 
         var found = await routes.LookupRoutesAsync(userIds, cancellationToken);
-        if (found.Count == 1 && userIds.Count == 1)
+        return BuildPlan(found, userIds.Count, template);
+    }
+
+    private static DispatchPlan BuildPlan(IReadOnlyDictionary<long, IReadOnlyList<RouteEntry>> found, int requested, ServerDelivery template)
+    {
+        if (found.Count == 1 && requested == 1)
         {
             // The common case, one recipient: no grouping, and no copy when one server holds them.
             var (userId, entries) = found.First();

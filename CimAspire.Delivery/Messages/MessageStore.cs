@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using System.Text;
 using CimAspire.Protocol;
 using Google.Protobuf;
@@ -43,52 +44,70 @@ public sealed record CursorUpdate(string ConversationId, long UserId, long Seq);
 /// </summary>
 public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<DeliveryOptions> options, TimeProvider time)
 {
-    // KEYS: seq, msgs, ids, delivered, read. ARGV: idempotency key, member, sender id, max length, min time ms.
-    // The sender's cursors are set without reading them: cursors are capped at the last sequence, so the new one is
-    // always higher. The id index is trimmed only when messages were trimmed, and the age check reads the oldest
-    // member first, so a plain append is a handful of O(log n) commands.
+    // KEYS: seq, msgs, ids, delivered, read. ARGV: max length, min time ms, then per message its idempotency key, member
+    // and sender id. Appends a batch of messages of one conversation in the order given; returns per message
+    // {0, seq, ''} (stored), {1, seq, member} (a retry: the original) or {2, 0, error} (this message failed; the others
+    // are unaffected). The sender's cursors are set without reading them: cursors are capped at the last sequence, so
+    // the new one is always higher. Trimming runs once per batch; the id index is trimmed only when messages were
+    // trimmed, and the age check reads the oldest member first, so a plain append is a handful of O(log n) commands.
     private const string AppendScript = """
-        local existing = redis.call('ZSCORE', KEYS[3], ARGV[1])
-        if existing then
-          local found = redis.call('ZRANGEBYSCORE', KEYS[2], existing, existing)
-          return {1, tonumber(existing), found[1] or ''}
+        local out = {}
+        local function append(key, member, sender)
+          local existing = redis.call('ZSCORE', KEYS[3], key)
+          if existing then
+            local found = redis.call('ZRANGEBYSCORE', KEYS[2], existing, existing)
+            return {1, tonumber(existing), found[1] or ''}
+          end
+          local seq = redis.call('INCR', KEYS[1])
+          redis.call('ZADD', KEYS[2], seq, member)
+          redis.call('ZADD', KEYS[3], seq, key)
+          redis.call('HSET', KEYS[4], sender, seq)
+          redis.call('HSET', KEYS[5], sender, seq)
+          return {0, seq, ''}
         end
-        local seq = redis.call('INCR', KEYS[1])
-        redis.call('ZADD', KEYS[2], seq, ARGV[2])
-        redis.call('ZADD', KEYS[3], seq, ARGV[1])
-        redis.call('HSET', KEYS[4], ARGV[3], seq)
-        redis.call('HSET', KEYS[5], ARGV[3], seq)
-        local trimmed = false
-        local maxLen = tonumber(ARGV[4])
-        if maxLen > 0 then
-          local card = redis.call('ZCARD', KEYS[2])
-          if card > maxLen then
-            redis.call('ZREMRANGEBYRANK', KEYS[2], 0, card - maxLen - 1)
-            trimmed = true
+        for i = 3, #ARGV, 3 do
+          local ok, result = pcall(append, ARGV[i], ARGV[i + 1], ARGV[i + 2])
+          if ok then
+            out[#out + 1] = result
+          else
+            out[#out + 1] = {2, 0, tostring(result)}
           end
         end
-        local minTime = tonumber(ARGV[5])
-        if minTime > 0 then
-          local function expired(m)
-            local sep = string.find(m, ':', 1, true)
-            return sep and tonumber(string.sub(m, 1, sep - 1)) < minTime
-          end
-          local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)
-          if oldest[1] and expired(oldest[1]) then
-            local batch = redis.call('ZRANGE', KEYS[2], 0, 63)
-            local n = 0
-            for i, m in ipairs(batch) do
-              if expired(m) then n = i else break end
+        local function trim()
+          local trimmed = false
+          local maxLen = tonumber(ARGV[1])
+          if maxLen > 0 then
+            local card = redis.call('ZCARD', KEYS[2])
+            if card > maxLen then
+              redis.call('ZREMRANGEBYRANK', KEYS[2], 0, card - maxLen - 1)
+              trimmed = true
             end
-            redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1)
-            trimmed = true
+          end
+          local minTime = tonumber(ARGV[2])
+          if minTime > 0 then
+            local function expired(m)
+              local sep = string.find(m, ':', 1, true)
+              return sep and tonumber(string.sub(m, 1, sep - 1)) < minTime
+            end
+            local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)
+            if oldest[1] and expired(oldest[1]) then
+              local batch = redis.call('ZRANGE', KEYS[2], 0, 63)
+              local n = 0
+              for i, m in ipairs(batch) do
+                if expired(m) then n = i else break end
+              end
+              redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1)
+              trimmed = true
+            end
+          end
+          if trimmed then
+            local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+            if first[2] then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. first[2]) end
           end
         end
-        if trimmed then
-          local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-          if first[2] then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. first[2]) end
-        end
-        return {0, seq, ''}
+        -- Retention is housekeeping: the messages above are stored whatever happens here.
+        pcall(trim)
+        return out
         """;
 
     // KEYS: seq, cursor hash. ARGV: pairs of user id, seq. Raises each cursor (never lowers it), capped at the last
@@ -118,6 +137,14 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
     // (user, conversation) -> when this process last wrote the user's index entry (Unix ms), and that write.
     private readonly ConcurrentDictionary<(long UserId, string ConversationId), (long At, Task Write)> _indexWritten = new();
 
+    // At most this many appends go out in one script call; more waiting for the conversation go out in the next ones.
+    private const int MaxAppendBatch = 128;
+
+    private static readonly byte[] AppendScriptHash = SHA1.HashData(Encoding.UTF8.GetBytes(AppendScript));
+
+    // Per conversation with appends at Redis: the appends queued meanwhile. Removed when it runs empty.
+    private readonly ConcurrentDictionary<string, AppendQueue> _appendQueues = new(StringComparer.Ordinal);
+
     private IDatabase Db => redis.GetDatabase();
 
     public int MaxPageSize => _options.MaxPageSize;
@@ -126,7 +153,23 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
     /// Stores a message durably (the reply comes after Redis wrote it to its append-only file) or returns the original
     /// one for a retried client message id.
     /// </summary>
-    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken cancellationToken = default)
+    public Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken cancellationToken = default)
+        => AppendAsync(request, afterStore: null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="AppendAsync(AppendRequest, CancellationToken)"/>, and <paramref name="afterStore"/> is called once the
+    /// command that stores the message was issued, on the same connection, before anything else is issued there: a
+    /// command it issues on the given database reaches Redis right behind the store (so it sees everything done before
+    /// the message was stored, e.g. a route claim) and shares its round trip. It is not called when the store fails
+    /// before reaching Redis, and is called after the store completed when Redis had to be asked again (the script had
+    /// left its cache).
+    /// </summary>
+    /// <remarks>
+    /// Appends to one conversation are batched: while a batch of its appends is at Redis, further appends to it queue
+    /// and go out together as the next batch (one script call for all of them), in the order they were asked for. A
+    /// lone append goes out at once. A message that fails inside a batch fails alone.
+    /// </remarks>
+    public Task<AppendResult> AppendAsync(AppendRequest request, Action<IDatabaseAsync>? afterStore, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentException.ThrowIfNullOrEmpty(request.ClientMsgId);
@@ -151,47 +194,33 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
             Traceparent = request.TraceParent ?? string.Empty,
         };
 
-        var minTime = _options.RetentionMaxAge is { } age ? now - (long)age.TotalMilliseconds : 0;
-        var db = Db;
-        Task? senderIndex = null;
-        Task? recipientIndex = null;
-        if (request.To.KindCase == Target.KindOneofCase.UserId)
+        var append = new PendingAppend(request, message, ToMember(message), now, afterStore);
+        while (true)
         {
-            // The index only says which conversations exist; writing it first means a crash can leave an entry
-            // without messages (harmless), never messages without an entry. Appends within the refresh interval
-            // share one write (still issued before their scripts) instead of rewriting the entry each time.
-            senderIndex = WriteIndexAsync(db, request.SenderId, conversationId, now);
-            if (request.To.UserId != request.SenderId)
+            var queue = _appendQueues.GetOrAdd(conversationId, static id => new AppendQueue(id));
+            lock (queue)
             {
-                recipientIndex = WriteIndexAsync(db, request.To.UserId, conversationId, now);
+                if (queue.Retired)
+                {
+                    // Removed from the map while we looked it up: use (or make) the current one, so one conversation
+                    // never has two queues (which could store a sender's later message before an earlier one).
+                    continue;
+                }
+
+                if (queue.InFlight)
+                {
+                    queue.Waiting.Add(append);
+                    break;
+                }
+
+                queue.InFlight = true;
             }
+
+            _ = IssueAsync(queue, [append]);
+            break;
         }
 
-        var script = db.ScriptEvaluateAsync(
-            AppendScript,
-            [
-                RedisKeys.ConversationSeq(conversationId), RedisKeys.ConversationMessages(conversationId),
-                RedisKeys.ConversationClientIds(conversationId), RedisKeys.ConversationDelivered(conversationId),
-                RedisKeys.ConversationRead(conversationId),
-            ],
-            [
-                $"{request.SenderId}:{request.ClientMsgId}", ToMember(message), request.SenderId,
-                _options.RetentionMaxMessages, minTime,
-            ]);
-        await Task.WhenAll(senderIndex ?? Task.CompletedTask, recipientIndex ?? Task.CompletedTask, script).WaitAsync(cancellationToken);
-
-        var reply = (RedisResult[])(await script)!;
-        var duplicate = (long)reply[0] == 1;
-        var seq = (long)reply[1];
-        if (!duplicate)
-        {
-            message.Seq = seq;
-            return new AppendResult(message, false);
-        }
-
-        var stored = FromMember((byte[])reply[2]!, seq);
-        message.Seq = seq;
-        return new AppendResult(stored ?? message, true);
+        return cancellationToken.CanBeCanceled ? append.Done.Task.WaitAsync(cancellationToken) : append.Done.Task;
     }
 
     /// <summary>Up to <paramref name="limit"/> messages with sequence above <paramref name="afterSeq"/>, oldest first.</summary>
@@ -293,6 +322,175 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         var lastMessage = Decode(await last).FirstOrDefault();
         return new ConversationSummary(
             conversationId, peer, lastSeq, AsLong(await delivered), readSeq, Math.Max(0, lastSeq - readSeq), lastMessage);
+    }
+
+    // Runs the batches of one conversation one after the other: this batch, then whatever queued meanwhile. Starts
+    // synchronously, so the first batch is on the wire when AppendAsync returns.
+    private async Task IssueAsync(AppendQueue queue, List<PendingAppend> batch)
+    {
+        while (true)
+        {
+            await StoreBatchAsync(queue.ConversationId, batch);
+            lock (queue)
+            {
+                if (queue.Waiting.Count == 0)
+                {
+                    queue.InFlight = false;
+                    queue.Retired = true;
+                    _appendQueues.TryRemove(KeyValuePair.Create(queue.ConversationId, queue));
+                    return;
+                }
+
+                var take = Math.Min(queue.Waiting.Count, MaxAppendBatch);
+                batch = queue.Waiting.GetRange(0, take);
+                queue.Waiting.RemoveRange(0, take);
+            }
+        }
+    }
+
+    // Issues the batch (index writes, then the script, then the callers' follow-ups, one after the other from this
+    // thread, so Redis runs them in that order) and settles every append of it. Never throws.
+    private async Task StoreBatchAsync(string conversationId, List<PendingAppend> batch)
+    {
+        var db = Db;
+        RedisKey[] keys;
+        RedisValue[] args;
+        Task<RedisResult> script;
+        try
+        {
+            foreach (var append in batch)
+            {
+                if (append.Request.To.KindCase == Target.KindOneofCase.UserId)
+                {
+                    // The index only says which conversations exist; writing it first means a crash can leave an entry
+                    // without messages (harmless), never messages without an entry. Appends within the refresh interval
+                    // share one write (still issued before their scripts) instead of rewriting the entry each time.
+                    append.SenderIndex = WriteIndexAsync(db, append.Request.SenderId, conversationId, append.Now);
+                    if (append.Request.To.UserId != append.Request.SenderId)
+                    {
+                        append.RecipientIndex = WriteIndexAsync(db, append.Request.To.UserId, conversationId, append.Now);
+                    }
+                }
+            }
+
+            keys =
+            [
+                RedisKeys.ConversationSeq(conversationId), RedisKeys.ConversationMessages(conversationId),
+                RedisKeys.ConversationClientIds(conversationId), RedisKeys.ConversationDelivered(conversationId),
+                RedisKeys.ConversationRead(conversationId),
+            ];
+            args = new RedisValue[2 + (3 * batch.Count)];
+            args[0] = _options.RetentionMaxMessages;
+            args[1] = _options.RetentionMaxAge is { } age ? batch[^1].Now - (long)age.TotalMilliseconds : 0;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var request = batch[i].Request;
+                args[2 + (3 * i)] = $"{request.SenderId}:{request.ClientMsgId}";
+                args[3 + (3 * i)] = batch[i].Member;
+                args[4 + (3 * i)] = request.SenderId;
+            }
+
+            // By hash: the client library would re-send a script Redis no longer has, and then a follow-up issued
+            // behind it would run before it. Here that case is seen and handled below.
+            script = db.ScriptEvaluateAsync(AppendScriptHash, keys, args);
+        }
+        catch (Exception ex)
+        {
+            FailAll(batch, ex);
+            return;
+        }
+
+        CallAfterStore(batch, db);
+        RedisResult reply;
+        try
+        {
+            reply = await script.ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            try
+            {
+                reply = await db.ScriptEvaluateAsync(AppendScript, keys, args).ConfigureAwait(false);
+            }
+            catch (Exception retry)
+            {
+                FailAll(batch, retry);
+                return;
+            }
+
+            CallAfterStore(batch, db);
+        }
+        catch (Exception ex)
+        {
+            FailAll(batch, ex);
+            return;
+        }
+
+        var results = (RedisResult[])reply!;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var append = batch[i];
+            try
+            {
+                // Issued before the script, so done by now; a failed index write fails its append.
+                if (append.SenderIndex is { } senderIndex)
+                {
+                    await senderIndex.ConfigureAwait(false);
+                }
+
+                if (append.RecipientIndex is { } recipientIndex)
+                {
+                    await recipientIndex.ConfigureAwait(false);
+                }
+
+                append.Done.TrySetResult(ToResult(append.Message, (RedisResult[])results[i]!));
+            }
+            catch (Exception ex)
+            {
+                append.Done.TrySetException(ex);
+            }
+        }
+    }
+
+    private static AppendResult ToResult(ChatMessage message, RedisResult[] reply)
+    {
+        var code = (long)reply[0];
+        var seq = (long)reply[1];
+        switch (code)
+        {
+            case 0:
+                message.Seq = seq;
+                return new AppendResult(message, false);
+            case 1:
+                var stored = FromMember((byte[])reply[2]!, seq);
+                message.Seq = seq;
+                return new AppendResult(stored ?? message, true);
+            default:
+                throw new RedisServerException(RedisErrorKind.UnknownError, CommandFlags.None, $"Storing message {message.ClientMsgId} failed: {(string?)reply[2]}");
+        }
+    }
+
+    private static void CallAfterStore(List<PendingAppend> batch, IDatabaseAsync db)
+    {
+        foreach (var append in batch)
+        {
+            try
+            {
+                append.AfterStore?.Invoke(db);
+            }
+            catch (Exception ex)
+            {
+                append.Done.TrySetException(ex);
+            }
+        }
+    }
+
+    private static void FailAll(List<PendingAppend> batch, Exception exception)
+    {
+        foreach (var append in batch)
+        {
+            append.Done.TrySetException(exception);
+        }
     }
 
     private Task WriteIndexAsync(IDatabase db, long userId, string conversationId, long now)
@@ -417,5 +615,36 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         Span<byte> bytes = stackalloc byte[16];
         Guid.CreateVersion7().TryWriteBytes(bytes, bigEndian: true, out _);
         return Base64Url.EncodeToString(bytes);
+    }
+
+    private sealed class PendingAppend(AppendRequest request, ChatMessage message, byte[] member, long now, Action<IDatabaseAsync>? afterStore)
+    {
+        public AppendRequest Request { get; } = request;
+
+        public ChatMessage Message { get; } = message;
+
+        public byte[] Member { get; } = member;
+
+        public long Now { get; } = now;
+
+        public Action<IDatabaseAsync>? AfterStore { get; } = afterStore;
+
+        public Task? SenderIndex { get; set; }
+
+        public Task? RecipientIndex { get; set; }
+
+        public TaskCompletionSource<AppendResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class AppendQueue(string conversationId)
+    {
+        public string ConversationId { get; } = conversationId;
+
+        public List<PendingAppend> Waiting { get; } = [];
+
+        public bool InFlight { get; set; }
+
+        // Removed from the map: an append that finds it must look the conversation's queue up again.
+        public bool Retired { get; set; }
     }
 }

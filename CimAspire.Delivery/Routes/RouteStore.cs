@@ -216,6 +216,20 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
         return routes;
     }
 
+    /// <summary>
+    /// Looks one user's routes up with a command issued now on <paramref name="db"/>: issued right behind another
+    /// command on the same connection (e.g. the store of a message, see <c>MessageStore.AppendAsync</c>'s follow-up),
+    /// Redis runs it after that one, so it sees every claim made before it, and both share one round trip.
+    /// </summary>
+    public static Task<IReadOnlyList<RouteEntry>> LookupRouteBehind(IDatabaseAsync db, long userId)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        return ParseAsync(db.HashGetAllAsync(RedisKeys.Route(userId)));
+
+        static async Task<IReadOnlyList<RouteEntry>> ParseAsync(Task<HashEntry[]> lookup)
+            => ParseAll(await lookup.ConfigureAwait(false));
+    }
+
     private void SendLookups()
     {
         Dictionary<long, TaskCompletionSource<IReadOnlyList<RouteEntry>>>? batch;
@@ -250,7 +264,7 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
                     var tcs = (TaskCompletionSource<IReadOnlyList<RouteEntry>>)state!;
                     if (t.IsCompletedSuccessfully)
                     {
-                        tcs.TrySetResult(t.Result.Select(Parse).Where(e => e is not null).Select(e => e!).ToList());
+                        tcs.TrySetResult(ParseAll(t.Result));
                     }
                     else
                     {
@@ -326,6 +340,20 @@ public sealed class RouteStore(IConnectionMultiplexer redis, TimeProvider time)
         }
 
         return removed;
+    }
+
+    private static List<RouteEntry> ParseAll(HashEntry[] entries)
+    {
+        var parsed = new List<RouteEntry>(entries.Length);
+        foreach (var entry in entries)
+        {
+            if (Parse(entry) is { } route)
+            {
+                parsed.Add(route);
+            }
+        }
+
+        return parsed;
     }
 
     private static RouteEntry? Parse(HashEntry entry)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using CimAspire.Delivery.Dispatch;
 using CimAspire.Delivery.Messages;
+using CimAspire.Delivery.Routes;
 using CimAspire.ImServer.Telemetry;
 using CimAspire.Protocol;
 using StackExchange.Redis;
@@ -520,9 +521,27 @@ public sealed partial class ClientConnection
         }
 
         var traceparent = Activity.Current?.Id ?? envelope.Traceparent;
-        var append = _services.Messages.AppendAsync(new AppendRequest(
-            UserId, UserName, send.To, send.ClientMsgId, send.ContentType, send.Body, traceparent));
-        return StoreAsync(append);
+        var request = new AppendRequest(UserId, UserName, send.To, send.ClientMsgId, send.ContentType, send.Body, traceparent);
+        if (send.To.KindCase != Target.KindOneofCase.UserId)
+        {
+            return StoreAsync(_services.Messages.AppendAsync(request), lookup: null);
+        }
+
+        // The recipient's route is looked up right behind the store, in the same round trip (see RouteLookup).
+        var lookup = new RouteLookup(send.To.UserId);
+        return StoreAsync(_services.Messages.AppendAsync(request, lookup.Issue), lookup);
+    }
+
+    /// <summary>
+    /// The route lookup of a one-to-one send, issued by the store right behind the command that stores the message, so
+    /// Redis runs it after the store (it sees every claim made before the message was stored, as a lookup after the
+    /// store's reply would) and both share one round trip. Issued again when the store had to be retried.
+    /// </summary>
+    private sealed class RouteLookup(long recipientId)
+    {
+        public Task<IReadOnlyList<RouteEntry>>? Routes { get; private set; }
+
+        public void Issue(IDatabaseAsync db) => Routes = RouteStore.LookupRouteBehind(db, recipientId);
     }
 
     private async Task<SendOutcome> PlanTransientAsync(SendRequest send, Task<DispatchPlan> plan)
@@ -531,7 +550,7 @@ public sealed partial class ClientConnection
         return new SendOutcome(ack, await plan);
     }
 
-    private async Task<SendOutcome> StoreAsync(Task<AppendResult> append)
+    private async Task<SendOutcome> StoreAsync(Task<AppendResult> append, RouteLookup? lookup)
     {
         var result = await append;
         var message = result.Message;
@@ -554,7 +573,11 @@ public sealed partial class ClientConnection
         // A failed lookup does not fail the send: the message is stored, and recipients get it by sync.
         try
         {
-            return new SendOutcome(ack, await _services.Dispatcher.PlanMessageAsync(message));
+            // The store completed after its follow-up was issued, so Routes holds the lookup that ran behind it.
+            var plan = lookup?.Routes is { } routes
+                ? MessageDispatcher.PlanMessage(message, await routes)
+                : await _services.Dispatcher.PlanMessageAsync(message);
+            return new SendOutcome(ack, plan);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
