@@ -20,9 +20,10 @@ public enum ProbeResult
 
 /// <summary>
 /// Whether an IM server accepts a TCP connection within <see cref="RouteApiOptions.ProbeTimeoutMs"/>. A result is reused for
-/// <see cref="RouteApiOptions.ProbeCacheMs"/>; after that one probe checks again while callers keep the previous answer, and
-/// callers that find a probe under way (the first for a server) wait for that one. A reconnect storm therefore costs one
-/// probe per server per interval, not one per login, and no login waits for a re-check.
+/// <see cref="RouteApiOptions.ProbeCacheMs"/>; after that the next request probes again and waits for it, while requests
+/// arriving meanwhile keep the previous answer (or, for a server not probed before, wait for the same probe). A reconnect
+/// storm therefore costs one probe per server per interval, not one per login, and a busy server's slow probe holds up
+/// one request, not all.
 /// </summary>
 public sealed class ServerProbe(IOptions<RouteApiOptions> options, TimeProvider time)
 {
@@ -39,6 +40,12 @@ public sealed class ServerProbe(IOptions<RouteApiOptions> options, TimeProvider 
             if (_recent.TryGetValue(key, out var entry) && (!entry.Probe.IsCompleted || Fresh(entry, now)))
             {
                 probe = entry.Probe;
+                // While another request's re-check runs, the previous answer stands (the request that started the
+                // re-check waits for it, so a server that died is found at once: a refused connect takes no time).
+                if (!probe.IsCompleted && entry.Previous is { IsCompletedSuccessfully: true } previous)
+                {
+                    return previous.Result;
+                }
             }
             else
             {
@@ -53,12 +60,6 @@ public sealed class ServerProbe(IOptions<RouteApiOptions> options, TimeProvider 
                         _recent.Remove(stale);
                     }
                 }
-            }
-
-            // While a re-check runs, the previous answer stands.
-            if (!probe.IsCompleted && _recent[key].Previous is { IsCompletedSuccessfully: true } previous)
-            {
-                return previous.Result;
             }
         }
 
