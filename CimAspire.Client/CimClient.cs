@@ -21,7 +21,7 @@ namespace CimAspire.Client;
 public sealed class CimClient : IAsyncDisposable
 {
     private const int MaxClientMsgIdLength = 128;
-    private static readonly ReconnectPolicyDto DefaultReconnect = new(500, 10_000, 0.2);
+    private static readonly ReconnectPolicyDto DefaultReconnect = new(500, 10_000, 1.0);
 
     private readonly CimClientOptions _options;
     private readonly HttpClient _http;
@@ -853,7 +853,7 @@ public sealed class CimClient : IAsyncDisposable
                     return;
                 }
 
-                var delay = Backoff(session.Reconnect ?? DefaultReconnect, attempt);
+                var delay = (session.Reconnect ?? DefaultReconnect).DelayBefore(attempt, Random.Shared.NextDouble());
                 Log.ReconnectScheduled(_logger, session.UserId, attempt + 1, (long)delay.TotalMilliseconds, avoid);
                 await Task.Delay(delay, ct).ConfigureAwait(false);
 
@@ -926,15 +926,6 @@ public sealed class CimClient : IAsyncDisposable
 
         Log.ReconnectFailed(_logger, UserId, reason);
         RaiseStateChanged(ConnectionState.Failed);
-    }
-
-    private static TimeSpan Backoff(ReconnectPolicyDto policy, int attempt)
-    {
-        var baseMs = Math.Max(0, policy.BaseDelayMs);
-        var maxMs = Math.Max(baseMs, policy.MaxDelayMs);
-        var delay = Math.Min(maxMs, baseMs * Math.Pow(2, Math.Min(attempt, 30)));
-        delay += delay * Math.Clamp(policy.Jitter, 0, 1) * Random.Shared.NextDouble();
-        return TimeSpan.FromMilliseconds(delay);
     }
 
     private async Task<ImConnection> WaitOnlineAsync(TimeSpan timeout, CancellationToken ct)

@@ -15,8 +15,21 @@ public sealed record AccountDto(long UserId, string UserName, DateTimeOffset Cre
 
 public sealed record ServerEndpointDto(string ServerId, string Host, int Port);
 
-/// <summary>How clients reconnect: delay = min(max, base * 2^attempt) plus up to jitter * delay at random.</summary>
-public sealed record ReconnectPolicyDto(int BaseDelayMs, int MaxDelayMs, double Jitter);
+/// <summary>
+/// How clients reconnect: before attempt n (0 = the first after the loss) wait cap = min(max, base * 2^n), less a random
+/// share of up to jitter * cap. Jitter 1 ("full jitter") spreads a storm of reconnects over the whole cap, and the first
+/// attempt of a client costs on average half the base delay, not the whole of it.
+/// </summary>
+public sealed record ReconnectPolicyDto(int BaseDelayMs, int MaxDelayMs, double Jitter)
+{
+    /// <summary>The wait before attempt <paramref name="attempt"/>; <paramref name="random"/> is uniform in [0, 1).</summary>
+    public TimeSpan DelayBefore(int attempt, double random)
+    {
+        var baseMs = Math.Max(0, BaseDelayMs);
+        var cap = Math.Min(Math.Max(baseMs, MaxDelayMs), baseMs * Math.Pow(2, Math.Clamp(attempt, 0, 30)));
+        return TimeSpan.FromMilliseconds(cap * (1 - (Math.Clamp(Jitter, 0, 1) * Math.Clamp(random, 0, 1))));
+    }
+}
 
 public sealed record LoginResponse(
     long UserId,

@@ -14,6 +14,9 @@ namespace CimAspire.Benchmarks.Cluster;
 /// </summary>
 public sealed class RouteApiClient : IDisposable
 {
+    /// <summary>HTTP connections to the route API at most (the reconnect storm keeps this many refreshes in flight).</summary>
+    public const int MaxConnections = 1024;
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly HttpClient _http;
 
@@ -24,7 +27,8 @@ public sealed class RouteApiClient : IDisposable
             throw new InvalidOperationException($"The harness only talks to loopback addresses, not {routeUrl}.");
         }
 
-        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        // As many connections as requests the reconnect storm keeps in flight: real clients each bring their own.
+        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = MaxConnections, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
             BaseAddress = routeUrl,
             Timeout = TimeSpan.FromSeconds(30),
@@ -33,14 +37,14 @@ public sealed class RouteApiClient : IDisposable
 
     public async Task<AccountDto> RegisterAsync(string userName, string password, CancellationToken cancellationToken)
     {
-        using var response = await _http.PostAsJsonAsync(RouteApiPaths.Accounts, new RegisterRequest(userName, password), Json, cancellationToken);
+        using var response = await _http.PostAsync(RouteApiPaths.Accounts, Body(new RegisterRequest(userName, password)), cancellationToken);
         await EnsureAsync(response, "register", cancellationToken);
         return (await response.Content.ReadFromJsonAsync<AccountDto>(Json, cancellationToken))!;
     }
 
     public async Task<LoginResponse> LoginAsync(string userName, string password, CancellationToken cancellationToken)
     {
-        using var response = await _http.PostAsJsonAsync(RouteApiPaths.Login, new LoginRequestDto(userName, password), Json, cancellationToken);
+        using var response = await _http.PostAsync(RouteApiPaths.Login, Body(new LoginRequestDto(userName, password)), cancellationToken);
         await EnsureAsync(response, "login", cancellationToken);
         return (await response.Content.ReadFromJsonAsync<LoginResponse>(Json, cancellationToken))!;
     }
@@ -49,7 +53,7 @@ public sealed class RouteApiClient : IDisposable
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, RouteApiPaths.Refresh)
         {
-            Content = JsonContent.Create(new RefreshRequest(avoidServerId), options: Json),
+            Content = Body(new RefreshRequest(avoidServerId)),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await _http.SendAsync(request, cancellationToken);
@@ -59,7 +63,7 @@ public sealed class RouteApiClient : IDisposable
 
     public async Task<GroupDto> CreateGroupAsync(string token, string name, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, RouteApiPaths.Groups) { Content = JsonContent.Create(new CreateGroupRequest(name), options: Json) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, RouteApiPaths.Groups) { Content = Body(new CreateGroupRequest(name)) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await _http.SendAsync(request, cancellationToken);
         await EnsureAsync(response, "create group", cancellationToken);
@@ -73,6 +77,12 @@ public sealed class RouteApiClient : IDisposable
         using var response = await _http.SendAsync(request, cancellationToken);
         await EnsureAsync(response, "join group", cancellationToken);
     }
+
+    // With a Content-Length, as the SDK sends it (JsonContent would stream it chunked).
+    private static ByteArrayContent Body<T>(T value) => new(JsonSerializer.SerializeToUtf8Bytes(value, Json))
+    {
+        Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } },
+    };
 
     private static async Task EnsureAsync(HttpResponseMessage response, string operation, CancellationToken cancellationToken)
     {
@@ -91,4 +101,7 @@ public sealed class RouteApiClient : IDisposable
 public sealed class RouteApiException(HttpStatusCode status, string message) : Exception(message)
 {
     public HttpStatusCode Status { get; } = status;
+
+    /// <summary>A short kind for error counts: the exception type, with the status for a route API answer.</summary>
+    public static string Describe(Exception e) => e is RouteApiException r ? $"{nameof(RouteApiException)} {(int)r.Status}" : e.GetType().Name;
 }

@@ -9,6 +9,9 @@ namespace CimAspire.Benchmarks.Cluster;
 /// <summary>A user the harness created: who, its current token, and the IM server that token is for.</summary>
 public sealed record BenchUser(long UserId, string UserName, string SessionId, string Token, ServerEndpointDto Server)
 {
+    /// <summary>The reconnect policy of the user's last login or refresh; null for a seeded user not refreshed yet.</summary>
+    public ReconnectPolicyDto? Reconnect { get; init; }
+
     public IPEndPoint Endpoint => ToEndpoint(Server);
 
     public static IPEndPoint ToEndpoint(ServerEndpointDto server)
@@ -46,6 +49,9 @@ public sealed class UserFactory : IAsyncDisposable
     /// <summary>Whether users are seeded (and can be placed on a chosen server) rather than created through the route API.</summary>
     public bool Seeds => _redis is not null;
 
+    /// <summary>The reconnect policy the route API hands out (learnt at creation), for users that have not logged in themselves.</summary>
+    public ReconnectPolicyDto? ReconnectPolicy { get; private set; }
+
     /// <summary>The live IM servers, as the route API hands them out (found at creation; at most two are looked for).</summary>
     public IReadOnlyList<ServerEndpointDto> Servers { get; private set; } = [];
 
@@ -75,7 +81,7 @@ public sealed class UserFactory : IAsyncDisposable
                 var name = $"{prefix}{i}";
                 await Route.RegisterAsync(name, Password, ct);
                 var login = await Route.LoginAsync(name, Password, ct);
-                users[i] = new BenchUser(login.UserId, login.UserName, "", login.Token, login.Server);
+                users[i] = new BenchUser(login.UserId, login.UserName, "", login.Token, login.Server) { Reconnect = login.Reconnect };
             });
             return users;
         }
@@ -113,7 +119,7 @@ public sealed class UserFactory : IAsyncDisposable
     public async Task<BenchUser> RefreshAsync(BenchUser user, string? avoidServerId, CancellationToken cancellationToken)
     {
         var login = await Route.RefreshAsync(user.Token, avoidServerId, cancellationToken);
-        return user with { Token = login.Token, Server = login.Server };
+        return user with { Token = login.Token, Server = login.Server, Reconnect = login.Reconnect };
     }
 
     /// <summary>Creates a group owned by the first member, with every member in it (through the delivery core's group store).</summary>
@@ -153,7 +159,7 @@ public sealed class UserFactory : IAsyncDisposable
             var name = $"{_runPrefix}probe";
             await Route.RegisterAsync(name, Password, cancellationToken);
             var login = await Route.LoginAsync(name, Password, cancellationToken);
-            probe = new BenchUser(login.UserId, login.UserName, "", login.Token, login.Server);
+            probe = new BenchUser(login.UserId, login.UserName, "", login.Token, login.Server) { Reconnect = login.Reconnect };
         }
         else
         {
@@ -179,6 +185,7 @@ public sealed class UserFactory : IAsyncDisposable
         }
 
         Servers = servers;
+        ReconnectPolicy = probe.Reconnect;
     }
 
     private static ParallelOptions Degree(int degree, CancellationToken cancellationToken) =>

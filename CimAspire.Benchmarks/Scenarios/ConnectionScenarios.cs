@@ -124,7 +124,9 @@ public sealed class ReconnectStormScenario : ClusterScenario
         var failures = 0;
         var refreshTimes = new LatencyRecorder();
         var loginTimes = new LatencyRecorder();
-        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = ct }, async (i, token) =>
+        // Up to as many clients in flight as the route client has connections: a real storm has every client at once.
+        result.Parameters["in flight"] = Text(RouteApiClient.MaxConnections);
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = RouteApiClient.MaxConnections, CancellationToken = ct }, async (i, token) =>
         {
             try
             {
@@ -140,7 +142,7 @@ public sealed class ReconnectStormScenario : ClusterScenario
             catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
             {
                 Interlocked.Increment(ref failures);
-                result.CountError("reconnect failed: " + e.GetType().Name);
+                result.CountError("reconnect failed: " + RouteApiException.Describe(e));
             }
         });
         result.Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;

@@ -117,10 +117,21 @@ public sealed class FaultScenario(string name, Fault fault, int fullClients, int
             if (reconnector.SecondsUntilAllBack(faultAt) is { } back)
             {
                 result.Metrics["seconds until every dropped client was back and synced"] = back;
+                result.Metrics["seconds until every dropped client had logged in again"] = reconnector.SecondsUntilAllLoggedIn(faultAt) ?? 0;
+                result.Metrics["median seconds until a dropped client was back and synced"] = reconnector.MedianSecondsUntilBack(faultAt) ?? 0;
             }
             else
             {
                 result.Notes.Add($"{reconnector.Missing} clients were still not back after 60 s");
+            }
+
+            foreach (var (phase, times) in new[] { ("refresh", reconnector.RefreshTimes), ("connect+login", reconnector.LoginTimes), ("login to synced", reconnector.SettleTimes) })
+            {
+                if (times.Count > 0)
+                {
+                    result.Metrics[$"{phase} ms p50"] = times.ValueAtPercentile(50) / 1000.0;
+                    result.Metrics[$"{phase} ms max"] = times.MaxMicroseconds / 1000.0;
+                }
             }
 
             await PersistedScenario.Tail(traffic, o.Quick, ct);

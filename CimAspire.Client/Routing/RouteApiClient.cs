@@ -56,7 +56,12 @@ internal sealed class RouteApiClient(HttpClient http, Uri baseAddress)
 
         if (body is not null)
         {
-            request.Content = JsonContent.Create(body, body.GetType(), options: Json);
+            // Serialized up front so the request carries a Content-Length: JsonContent streams, which over HTTP/1.1
+            // means chunked encoding, a costlier body for the server to read on every refresh of a reconnect storm.
+            request.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, body.GetType(), Json))
+            {
+                Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } },
+            };
         }
 
         HttpResponseMessage response;

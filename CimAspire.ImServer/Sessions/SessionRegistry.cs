@@ -30,7 +30,9 @@ public sealed partial class SessionRegistry(
 {
     private readonly ConcurrentDictionary<long, UserSessions> _users = new();
     private readonly ConcurrentDictionary<string, ClientConnection> _connections = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+    // Each login holds its stripe across its Redis round trips; 1,024 stripes keep a reconnect storm of thousands of
+    // users from queueing a hundred logins behind each lock (64 did).
+    private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 1024).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly ImServerOptions _options = options.Value;
     private volatile bool _reclaimStopped;
 

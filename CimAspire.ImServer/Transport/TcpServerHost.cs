@@ -62,7 +62,9 @@ public sealed partial class TcpServerHost(
         var bootstrap = new ServerBootstrap()
             .Group(_boss, _workers)
             .Channel<TcpServerSocketChannel>()
-            .Option(ChannelOption.SoBacklog, 1024)
+            // Room for a reconnect storm: when the accept queue is full the kernel drops connects, and clients retry only
+            // after 1, 3, 7 s (SYN retransmits). The kernel caps it at net.core.somaxconn.
+            .Option(ChannelOption.SoBacklog, 8192)
             .ChildOption(ChannelOption.TcpNodelay, true)
             .ChildOption(ChannelOption.SoKeepalive, true)
             .ChildOption(ChannelOption.WriteBufferHighWaterMark, _options.MaxPendingOutboundBytes)

@@ -9,6 +9,7 @@ using CimAspire.Route.Selection;
 using CimAspire.Route.Sessions;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -53,6 +54,9 @@ public static class Extensions
                 .RequireAuthenticatedUser());
         services.AddRouteRateLimiting();
 
+        // Kestrel queues 512 connects by default; a reconnect storm opens thousands at once, and a connect the kernel
+        // drops is retried only after 1, 3, 7 s. The kernel caps it at net.core.somaxconn.
+        services.Configure<SocketTransportOptions>(options => options.Backlog = 8192);
         services.AddProblemDetails();
         services.AddExceptionHandler<ApiExceptionHandler>();
         // Unreadable bodies throw, so the exception handler can answer with a problem that says what was wrong.

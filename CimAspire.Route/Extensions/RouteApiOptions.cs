@@ -91,7 +91,11 @@ public sealed class RouteApiOptions : IValidatableObject
     }
 }
 
-/// <summary>The reconnect policy handed to clients at login.</summary>
+/// <summary>
+/// The reconnect policy handed to clients at login (<see cref="CimAspire.Protocol.ReconnectPolicyDto.DelayBefore"/>): before
+/// attempt n a client waits min(max, base * 2^n) less a random share of up to jitter of it. With full jitter (1) the first
+/// attempts of a storm spread evenly over the base delay, so a server that died costs its users half of it on average.
+/// </summary>
 public sealed class ReconnectOptions
 {
     [Range(1, 600_000)]
@@ -101,7 +105,7 @@ public sealed class ReconnectOptions
     public int MaxDelayMs { get; set; } = 30_000;
 
     [Range(0.0, 1.0)]
-    public double Jitter { get; set; } = 0.5;
+    public double Jitter { get; set; } = 1.0;
 }
 
 /// <summary>A fixed window per client IP address.</summary>

@@ -5,7 +5,9 @@ namespace CimAspire.Route.Selection;
 /// <summary>
 /// Picks the IM server a user should connect to: the configured strategy over the live servers of the registry,
 /// each choice checked with a TCP connect; a server that does not answer is excluded and the strategy asked again.
-/// The server returned is the one that answered (CIM recorded the first choice even after failing over).
+/// The server returned is the one that answered (CIM recorded the first choice even after failing over). When none
+/// accepts but some only timed out (busy: a storm of connects fills its accept queue), the first of those is returned
+/// rather than nothing: a refusal would only send every client into its backoff.
 /// </summary>
 public sealed partial class ServerPicker(
     IServerDirectory directory,
@@ -30,21 +32,30 @@ public sealed partial class ServerPicker(
             excluded.Add(avoidServerId!);
         }
 
+        ServerRegistration? slow = null;
         while (await strategy.PickAsync(servers, userId, excluded, cancellationToken) is { } candidate)
         {
-            if (await probe.IsReachableAsync(candidate, cancellationToken))
+            var result = await probe.ProbeAsync(candidate, cancellationToken);
+            if (result == ProbeResult.Reachable)
             {
                 return candidate;
             }
 
-            LogUnreachable(logger, candidate.Id, candidate.Host, candidate.Port);
+            LogUnreachable(logger, candidate.Id, candidate.Host, candidate.Port, result);
+            slow ??= result == ProbeResult.TimedOut ? candidate : null;
             excluded.Add(candidate.Id);
+        }
+
+        if (slow is not null)
+        {
+            LogOnlySlow(logger, slow.Id);
+            return slow;
         }
 
         if (avoided)
         {
             var fallback = servers.First(s => s.Id == avoidServerId);
-            if (await probe.IsReachableAsync(fallback, cancellationToken))
+            if (await probe.ProbeAsync(fallback, cancellationToken) != ProbeResult.Refused)
             {
                 return fallback;
             }
@@ -54,8 +65,11 @@ public sealed partial class ServerPicker(
         return null;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "IM server {ServerId} at {Host}:{Port} did not accept a connection; choosing another")]
-    private static partial void LogUnreachable(ILogger logger, string serverId, string host, int port);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "IM server {ServerId} at {Host}:{Port} did not accept a connection ({Result}); choosing another")]
+    private static partial void LogUnreachable(ILogger logger, string serverId, string host, int port, ProbeResult result);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No IM server accepted a connection in time; handing out {ServerId}, which did not refuse")]
+    private static partial void LogOnlySlow(ILogger logger, string serverId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "None of the {Count} registered IM servers accepted a connection")]
     private static partial void LogNoLiveServer(ILogger logger, int count);

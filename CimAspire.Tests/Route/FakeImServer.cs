@@ -11,6 +11,7 @@ public sealed class FakeImServer : IAsyncDisposable
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
+    private int _accepted;
 
     public FakeImServer(string id)
     {
@@ -21,6 +22,9 @@ public sealed class FakeImServer : IAsyncDisposable
     }
 
     public ServerRegistration Registration { get; }
+
+    /// <summary>Connections accepted so far (each probe is one).</summary>
+    public int Accepted => Volatile.Read(ref _accepted);
 
     public string Id => Registration.Id;
 
@@ -34,6 +38,7 @@ public sealed class FakeImServer : IAsyncDisposable
             while (!_stop.IsCancellationRequested)
             {
                 using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                Interlocked.Increment(ref _accepted);
             }
         }
         catch (OperationCanceledException)

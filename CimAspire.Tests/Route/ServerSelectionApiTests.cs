@@ -150,6 +150,26 @@ public class ServerSelectionApiTests(RouteApiFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AServerTooBusyToAcceptIsHandedOutWhenNoneAcceptsButADeadOneNever()
+    {
+        using var busy = await ServerProbeTests.BusyListener.StartAsync();
+        var directory = new TestServerDirectory();
+        directory.Set(FakeImServer.Dead("aaa-dead"), busy.Registration);
+        var http = Api(directory, "RoundRobin");
+
+        // A refusal would only send every client of a storm into its backoff; the busy server will accept them in time.
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(busy.Registration.Id, (await http.NewUserAsync("busy")).Server.ServerId);
+        }
+
+        // One that accepts is preferred to the busy one.
+        var live = Start("not-busy");
+        directory.Set(FakeImServer.Dead("aaa-dead"), busy.Registration, live.Registration);
+        Assert.Equal(live.Id, (await http.NewUserAsync("busy")).Server.ServerId);
+    }
+
+    [Fact]
     public async Task NoLiveServerIsA503ProblemForLoginAndRefresh()
     {
         var live = Start("gone");

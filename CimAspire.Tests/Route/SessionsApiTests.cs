@@ -23,7 +23,7 @@ public class SessionsApiTests(RouteApiFixture fixture)
         Assert.Equal(account.UserId, login.UserId);
         Assert.Equal(name, login.UserName);
         Assert.Equal(new ServerEndpointDto(fixture.Server.Id, "127.0.0.1", fixture.Server.Registration.Port), login.Server);
-        Assert.Equal(new ReconnectPolicyDto(500, 30_000, 0.5), login.Reconnect);
+        Assert.Equal(new ReconnectPolicyDto(500, 30_000, 1.0), login.Reconnect);
         Assert.Equal(AccessTokenStatus.Valid, _codec.Validate(login.Token, DateTimeOffset.UtcNow, out var claims));
         Assert.Equal(fixture.Server.Id, claims!.ServerId);
         Assert.Equal(account.UserId, claims.UserId);
