@@ -248,8 +248,22 @@ public sealed partial class ClientConnection
         }
     }
 
+    private static bool IsRoutineFrame(Envelope envelope) => envelope.BodyCase switch
+    {
+        Envelope.BodyOneofCase.Ping or Envelope.BodyOneofCase.DeliverAck => true,
+        Envelope.BodyOneofCase.Send => envelope.Send.Transient,
+        _ => false,
+    };
+
     private Activity? StartFrameActivity(Envelope envelope)
     {
+        // Heartbeats, acknowledgements and transient notices are the bulk of the frames and carry no message worth a
+        // trace of its own: they get a span only when the client sent its trace context along.
+        if (envelope.Traceparent.Length == 0 && IsRoutineFrame(envelope))
+        {
+            return null;
+        }
+
         var activity = ImServerTelemetry.StartActivity(
             ImServerTelemetry.HandleActivityName(envelope.BodyCase), ActivityKind.Server, envelope.Traceparent, envelope.Tracestate);
         activity?.SetTag("cim.user_id", _userIdTag ?? UserId);

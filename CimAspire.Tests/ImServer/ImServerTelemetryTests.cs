@@ -79,30 +79,58 @@ public sealed class ImServerTelemetryTests(RedisFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task AFrameWithoutTraceContextStartsATraceOfItsOwn()
+    public async Task RoutineFramesAreTracedOnlyWithTheClientsContextAndOthersStartATraceOfTheirOwn()
     {
         await using var server = await ImServerInstance.StartAsync(fixture.Redis.ConnectionString);
         await using var client = await TestClient.LoginAsync(server, await NewUserAsync());
-        var handled = new TaskCompletionSource<Activity>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var spans = new ConcurrentQueue<Activity>();
+        var tracedPing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sync = new TaskCompletionSource<Activity>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var listener = new ActivityListener
         {
             ShouldListenTo = source => source.Name == ImServerTelemetry.Name,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activity =>
             {
-                if (activity.OperationName == "cim.handle Ping" && activity.GetTagItem("cim.user_id") is long user && user == client.UserId)
+                if (activity.GetTagItem("cim.user_id") is not long user || user != client.UserId)
                 {
-                    handled.TrySetResult(activity);
+                    return;
+                }
+
+                spans.Enqueue(activity);
+                if (activity.OperationName == "cim.handle Ping" && activity.ParentSpanId != default)
+                {
+                    tracedPing.TrySetResult();
+                }
+                else if (activity.OperationName == "cim.handle Sync")
+                {
+                    sync.TrySetResult(activity);
                 }
             },
         };
         ActivitySource.AddActivityListener(listener);
 
-        var pong = await client.RequestAsync(new Envelope { Ping = new Ping() });
+        // A heartbeat without trace context: no span, and the pong names none.
+        var untraced = await client.RequestAsync(new Envelope { Ping = new Ping() });
+        Assert.Equal(string.Empty, untraced.Traceparent);
 
-        var span = await handled.Task.WaitAsync(TestClient.Timeout);
+        // The same with the client's context: a span in the client's trace. Frames of a connection are handled in
+        // order, so by the time this span stopped, a span for the first ping would have stopped too.
+        var traceId = ActivityTraceId.CreateRandom();
+        var clientSpanId = ActivitySpanId.CreateRandom();
+        var traced = await client.RequestAsync(new Envelope { Ping = new Ping(), Traceparent = $"00-{traceId}-{clientSpanId}-01" });
+        await tracedPing.Task.WaitAsync(TestClient.Timeout);
+        var ping = Assert.Single(spans, s => s.OperationName == "cim.handle Ping");
+        Assert.Equal(traceId, ping.TraceId);
+        Assert.Equal(clientSpanId, ping.ParentSpanId);
+        Assert.True(ActivityContext.TryParse(traced.Traceparent, null, out var pongContext));
+        Assert.Equal(traceId, pongContext.TraceId);
+
+        // A request that is not routine starts a trace of its own when it carries no context.
+        var overview = await client.RequestAsync(new Envelope { Sync = new SyncRequest() });
+        var span = await sync.Task.WaitAsync(TestClient.Timeout);
         Assert.Equal(default, span.ParentSpanId);
-        Assert.True(ActivityContext.TryParse(pong.Traceparent, null, out var context));
+        Assert.True(ActivityContext.TryParse(overview.Traceparent, null, out var context));
         Assert.Equal(span.TraceId, context.TraceId);
     }
 
