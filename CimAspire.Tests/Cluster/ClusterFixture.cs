@@ -183,6 +183,20 @@ public sealed class ClusterFixture : IAsyncLifetime
         throw new InvalidOperationException($"No IM server replica runs process {pid}: {string.Join(", ", replicas)}");
     }
 
+    /// <summary>Whether a replica Aspire runs now is the process of this server id (false for a killed one).</summary>
+    public bool IsRunningImServer(string serverId)
+    {
+        try
+        {
+            FindImServerReplica(serverId);
+            return true;
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IOException)
+        {
+            return false;
+        }
+    }
+
     private static int ParentProcessOf(int pid)
     {
         // Linux /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
@@ -260,7 +274,11 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Waits (at most <see cref="ReplicaTimeout"/>) until the route API's registry view holds <paramref name="count"/> IM servers.</summary>
+    /// <summary>
+    /// Waits (at most <see cref="ReplicaTimeout"/>) until the route API's registry view holds <paramref name="count"/> IM
+    /// servers, each of them a running replica: a killed server stays registered until its ZooKeeper session expires, so
+    /// the count alone can be met while a dead server is still listed and its restarted successor is not yet.
+    /// </summary>
     public async Task WaitUntilRouteListsImServersAsync(int count, CancellationToken cancellationToken = default)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -273,7 +291,8 @@ public sealed class ClusterFixture : IAsyncLifetime
             using var response = await http.SendAsync(request, timeout.Token);
             if (response.IsSuccessStatusCode
                 && await response.Content.ReadFromJsonAsync<ClusterOverviewDto>(timeout.Token) is { } overview
-                && overview.Servers.Count == count)
+                && overview.Servers.Count == count
+                && overview.Servers.All(server => IsRunningImServer(server.ServerId)))
             {
                 return;
             }

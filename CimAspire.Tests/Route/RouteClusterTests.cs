@@ -40,7 +40,7 @@ public sealed class RouteClusterTests(ClusterFixture cluster)
     public async Task AKilledImServerLeavesTheRoutesViewAndItsUsersGoOfflineAtOnceAndOthersAreTold()
     {
         using var http = cluster.CreateRouteClient();
-        await WaitForOverviewAsync(http, o => o.Servers.Count == ClusterFixture.ImServerReplicas);
+        await cluster.WaitUntilRouteListsImServersAsync(ClusterFixture.ImServerReplicas);
 
         // A user logs in over TCP with the token the route API issued, so the IM server holds their route.
         var login = await http.NewUserAsync("ghost");
@@ -125,9 +125,9 @@ public sealed class RouteClusterTests(ClusterFixture cluster)
     public async Task LoginPicksARegisteredImServerThatAcceptsConnectionsAndEveryReplicaHonoursTheSession()
     {
         using var http = cluster.CreateRouteClient();
-        // The registry fills as the IM servers register; wait (bounded) until every replica is listed.
-        var servers = (await WaitForOverviewAsync(http, o => o.Servers.Count == ClusterFixture.ImServerReplicas))
-            .Servers.ToDictionary(s => s.ServerId);
+        // The registry fills as the IM servers register; wait (bounded) until every running replica is listed.
+        await cluster.WaitUntilRouteListsImServersAsync(ClusterFixture.ImServerReplicas);
+        var servers = (await OverviewAsync(http)).Servers.ToDictionary(s => s.ServerId);
 
         var name = RouteApiTestExtensions.UniqueName("cluster");
         await http.RegisterAsync(name);
