@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using CimAspire.ImServer.Sessions;
 using CimAspire.Protocol;
@@ -13,14 +14,16 @@ namespace CimAspire.ImServer.Transport;
 /// </summary>
 public sealed class NettyConnectionTransport : IConnectionTransport
 {
+    // The largest burst whose frame sizes are kept on the stack during a drain; a longer one rents an array.
+    private const int StackFrames = 64;
+
     private readonly IChannel _channel;
     private readonly Lock _gate = new();
     private readonly Action _drain;
-    // Frames waiting for the next drain; null while none are (an idle connection holds no queue).
+    // Frames waiting for the next drain; null while none are.
     private List<Envelope>? _outbound;
     // The list the last drain emptied, reused by the next Send (only the loop and the lock holder touch it).
     private List<Envelope>? _spare;
-    private int[] _frameSizes = new int[16];
 
     public NettyConnectionTransport(IChannel channel)
     {
@@ -92,19 +95,34 @@ public sealed class NettyConnectionTransport : IConnectionTransport
             return;
         }
 
-        if (_frameSizes.Length < frames.Count * 2)
+        // Body sizes first, so the frames are encoded straight into one buffer of the right size.
+        var rented = frames.Count > StackFrames ? ArrayPool<int>.Shared.Rent(frames.Count) : null;
+        var bodySizes = rented is null ? stackalloc int[StackFrames] : rented.AsSpan();
+        try
         {
-            _frameSizes = new int[Math.Max(frames.Count * 2, _frameSizes.Length * 2)];
+            Write(frames, bodySizes);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<int>.Shared.Return(rented);
+            }
         }
 
-        // Sizes first (each frame's and its body's), so the frames are encoded straight into one buffer of the right size.
+        frames.Clear();
+        lock (_gate)
+        {
+            _spare = frames;
+        }
+    }
+
+    private void Write(List<Envelope> frames, Span<int> bodySizes)
+    {
         var total = 0;
         for (var i = 0; i < frames.Count; i++)
         {
-            var frameSize = EnvelopeFraming.FrameSize(frames[i], out var bodySize);
-            _frameSizes[2 * i] = bodySize;
-            _frameSizes[(2 * i) + 1] = frameSize;
-            total += frameSize;
+            total += EnvelopeFraming.FrameSize(frames[i], out bodySizes[i]);
         }
 
         var buffer = _channel.Allocator.Buffer(total);
@@ -113,7 +131,7 @@ public sealed class NettyConnectionTransport : IConnectionTransport
             var span = buffer.Array.AsSpan(buffer.ArrayOffset + buffer.WriterIndex, total);
             for (var i = 0; i < frames.Count; i++)
             {
-                span = span[EnvelopeFraming.Write(span, frames[i], _frameSizes[2 * i])..];
+                span = span[EnvelopeFraming.Write(span, frames[i], bodySizes[i])..];
             }
 
             buffer.SetWriterIndex(buffer.WriterIndex + total);
@@ -128,12 +146,6 @@ public sealed class NettyConnectionTransport : IConnectionTransport
             }
 
             _channel.Flush();
-        }
-
-        frames.Clear();
-        lock (_gate)
-        {
-            _spare = frames;
         }
     }
 }
