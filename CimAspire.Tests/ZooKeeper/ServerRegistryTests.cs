@@ -147,12 +147,32 @@ public class ServerRegistryTests(ZooKeeperServerFixture fixture, ITestOutputHelp
         await registrar.RegisterAsync(first).WaitAsync(TestTimeout);
         await Until(() => Task.FromResult(directory.Servers.Count == 1), "the directory lists the server");
 
-        var changed = NextChange(directory, c => c.Joined.Count > 0);
+        // The registrar replaces the node (delete, then create): the directory may read both steps at once (one change,
+        // left and joined) or one after the other (two changes). Either way the old data leaves and the new joins.
         var second = first with { HttpAddress = "http://127.0.0.1:9999" };
+        var left = new List<ServerRegistration>();
+        var joined = new List<ServerRegistration>();
+        var secondJoined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        directory.Changed += change =>
+        {
+            lock (left)
+            {
+                left.AddRange(change.Left);
+                joined.AddRange(change.Joined);
+                if (joined.Contains(second))
+                {
+                    secondJoined.TrySetResult();
+                }
+            }
+        };
         await registrar.RegisterAsync(second).WaitAsync(TestTimeout);
-        var change = await changed.WaitAsync(TestTimeout);
-        Assert.Equal([first], change.Left);
-        Assert.Equal([second], change.Joined);
+        await secondJoined.Task.WaitAsync(TestTimeout);
+        lock (left)
+        {
+            Assert.Equal([first], left);
+            Assert.Equal([second], joined);
+        }
+
         Assert.Equal([second], directory.Servers);
     }
 
