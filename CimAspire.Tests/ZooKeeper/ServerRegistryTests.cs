@@ -144,11 +144,13 @@ public class ServerRegistryTests(ZooKeeperServerFixture fixture, ITestOutputHelp
         await using var directory = NewDirectory(directoryClient, root);
         await using var registrar = NewRegistrar(registrarClient, root);
         var first = Registration("im-3", 7006);
+        // Wait for the join itself, not for Servers: the snapshot is updated before Changed is raised, so a handler added
+        // on seeing the snapshot could still receive this join.
+        var firstJoined = NextChange(directory, c => c.Joined.Contains(first));
         await registrar.RegisterAsync(first).WaitAsync(TestTimeout);
-        await Until(() => Task.FromResult(directory.Servers.Count == 1), "the directory lists the server");
+        await firstJoined.WaitAsync(TestTimeout);
 
-        // The registrar replaces the node (delete, then create): the directory may read both steps at once (one change,
-        // left and joined) or one after the other (two changes). Either way the old data leaves and the new joins.
+        // However the directory reads the change (one re-read or two), the old data leaves and the new joins.
         var second = first with { HttpAddress = "http://127.0.0.1:9999" };
         var left = new List<ServerRegistration>();
         var joined = new List<ServerRegistration>();
