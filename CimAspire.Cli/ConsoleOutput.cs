@@ -4,7 +4,8 @@ namespace CimAspire.Cli;
 
 /// <summary>
 /// Everything <c>cim</c> prints, one whole line at a time (events arrive on other threads). ANSI colour only when
-/// asked for, which Program decides from the terminal and NO_COLOR.
+/// asked for, which Program decides from the terminal and NO_COLOR. Nothing from the network reaches the terminal
+/// unfiltered (<see cref="TerminalText"/>).
 /// </summary>
 internal sealed class ConsoleOutput(TextWriter writer, bool color, TimeProvider? clock = null)
 {
@@ -25,8 +26,11 @@ internal sealed class ConsoleOutput(TextWriter writer, bool color, TimeProvider?
     /// <summary><c>[HH:mm:ss] sender: text</c>, with <paramref name="where"/> in front when it is not the current conversation.</summary>
     public void Message(DateTimeOffset time, string? where, string sender, string text, bool mine)
     {
+        // Names and bodies come from other users: cleaned here, before the client's own colours are added.
+        sender = TerminalText.Clean(sender, keepNewlines: false);
+        text = TerminalText.Clean(text);
         var stamp = time.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture);
-        var prefix = where is null ? string.Empty : $"({where}) ";
+        var prefix = where is null ? string.Empty : $"({TerminalText.Clean(where, keepNewlines: false)}) ";
         var name = Paint(sender, mine ? Bold + Green : SenderColors[(int)((uint)sender.GetHashCode(StringComparison.Ordinal) % SenderColors.Length)]);
         WriteLine($"{Paint($"[{stamp}]", Dim)} {prefix}{name}: {Emoji.Render(text)}");
     }
@@ -42,6 +46,7 @@ internal sealed class ConsoleOutput(TextWriter writer, bool color, TimeProvider?
     /// <summary>Marks every occurrence of <paramref name="word"/> (ignoring case): coloured on a terminal, *starred* otherwise.</summary>
     public string Mark(string text, string word)
     {
+        text = TerminalText.Clean(text);
         if (word.Length == 0)
         {
             return text;
@@ -71,8 +76,11 @@ internal sealed class ConsoleOutput(TextWriter writer, bool color, TimeProvider?
 
     private string Paint(string text, string code) => color ? code + text + Reset : text;
 
+    // Every line passes through here: whatever part of it came from the network, no control sequence but the client's
+    // own colours reaches the terminal.
     private void WriteLine(string line)
     {
+        line = TerminalText.CleanLine(line, keepSgr: color);
         lock (_lock)
         {
             writer.WriteLine(line);

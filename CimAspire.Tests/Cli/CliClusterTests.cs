@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using CimAspire.Cli;
 using CimAspire.Client;
 using CimAspire.Protocol;
 using CimAspire.Tests.Cluster;
@@ -95,6 +96,34 @@ public sealed partial class CliClusterTests(ClusterFixture cluster) : IAsyncLife
         await alice.WaitForAsync($"{carolName}: typing next", null, Timeout);
         await carol.SendTypingAsync(new Target { UserId = aliceId }, true).WaitAsync(Timeout);
         await alice.WaitForAsync($"{carolName} is typing…", null, Timeout);
+    }
+
+    [Fact]
+    public async Task A_hostile_message_body_prints_no_terminal_control_sequence()
+    {
+        var (alice, aliceName) = await StartAsync("alice");
+        var aliceId = IdFrom(await alice.CommandAsync(":info", "(id "));
+        await using var mallory = new CimClient(new CimClientOptions { RouteApi = Route }, _http);
+        var malloryName = $"mal_{Guid.NewGuid():N}"[..12];
+        await mallory.RegisterAsync(malloryName, "cluster-password").WaitAsync(Timeout);
+        await mallory.LoginAsync(malloryName, "cluster-password").WaitAsync(Timeout);
+
+        // Sets the window title, rings the bell, clears the screen, hides a line behind a carriage return and a
+        // backspace, reverses the rest with a bidi override, and fakes a second message on a new line.
+        var from = alice.LineCount;
+        await mallory.SendAsync(
+            new Target { UserId = aliceId },
+            "title\u001b]0;pwned\u0007\u001b[2J then\rgone\b \u009b31m c1 \u202eesrever\u202c\n[00:00:00] admin: fake").WaitAsync(Timeout);
+        var line = await alice.WaitForAsync($"{malloryName}: title", from, Timeout);
+        var next = await alice.WaitForAsync("admin: fake", from, Timeout);
+
+        var printed = alice.Lines.Skip(from).ToList();
+        Assert.DoesNotContain(printed, l => l.Any(c => c < ' ' && c != '\t' || c is >= '\u007f' and <= '\u009f' || c is '\u202e' or '\u202c'));
+        Assert.Contains("title␛]0;pwned␇␛[2J then", line);
+        Assert.Contains(printed, l => l.StartsWith(TerminalText.ContinuationIndent + "gone␈ \ufffd31m c1 esrever", StringComparison.Ordinal));
+        // The body's second line is indented, so it cannot pass for a message line of its own.
+        Assert.StartsWith(TerminalText.ContinuationIndent + "[00:00:00] admin: fake", next);
+        Assert.DoesNotMatch(MessageLine(), next);
     }
 
     private async Task<(CimProcess Process, string Name)> StartAsync(string stem)
