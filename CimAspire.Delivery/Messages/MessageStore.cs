@@ -132,6 +132,9 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
 
     private const int MaxIndexCacheEntries = 50_000;
 
+    // A page's first read from Redis takes at most this many messages; further reads are sized by the byte budget left.
+    private const int FirstReadChunk = 128;
+
     private readonly DeliveryOptions _options = options.Value;
 
     // (user, conversation) -> when this process last wrote the user's index entry (Unix ms), and that write.
@@ -223,30 +226,71 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         return cancellationToken.CanBeCanceled ? append.Done.Task.WaitAsync(cancellationToken) : append.Done.Task;
     }
 
-    /// <summary>Up to <paramref name="limit"/> messages with sequence above <paramref name="afterSeq"/>, oldest first.</summary>
-    public async Task<MessagePage> ReadAfterAsync(string conversationId, long afterSeq, int limit, CancellationToken cancellationToken = default)
-    {
-        limit = ClampLimit(limit);
-        var entries = await Db.SortedSetRangeByScoreWithScoresAsync(
-            RedisKeys.ConversationMessages(conversationId), afterSeq, double.PositiveInfinity, Exclude.Start,
-            Order.Ascending, 0, limit + 1).WaitAsync(cancellationToken);
-        var messages = Decode(entries.Take(limit));
-        return new MessagePage(conversationId, messages, entries.Length > limit);
-    }
+    /// <summary>
+    /// Up to <paramref name="limit"/> messages with sequence above <paramref name="afterSeq"/>, oldest first, stopping
+    /// before the page passes <see cref="DeliveryOptions.MaxPageBytes"/> (a page holds at least one message, so paging
+    /// always advances).
+    /// </summary>
+    public Task<MessagePage> ReadAfterAsync(string conversationId, long afterSeq, int limit, CancellationToken cancellationToken = default)
+        => ReadPageAsync(conversationId, afterSeq, Order.Ascending, limit, cancellationToken);
 
     /// <summary>
     /// Up to <paramref name="limit"/> messages with sequence below <paramref name="beforeSeq"/> (or the newest when it
-    /// is 0 or less), oldest first: history paging backwards.
+    /// is 0 or less), oldest first: history paging backwards. Bounded in bytes like <see cref="ReadAfterAsync"/>: the
+    /// newest messages before <paramref name="beforeSeq"/> that fit.
     /// </summary>
     public async Task<MessagePage> ReadBeforeAsync(string conversationId, long beforeSeq, int limit, CancellationToken cancellationToken = default)
     {
+        var page = await ReadPageAsync(conversationId, beforeSeq > 0 ? beforeSeq : long.MaxValue, Order.Descending, limit, cancellationToken);
+        return page with { Messages = page.Messages.Reverse().ToList() };
+    }
+
+    // Reads from 'from' (exclusive) in the given direction in chunks, so a page of big messages never fetches more than
+    // about the byte budget from Redis. Sizes are the stored members' (the message plus a short time prefix), a little
+    // more than the message takes in a frame.
+    private async Task<MessagePage> ReadPageAsync(string conversationId, long from, Order order, int limit, CancellationToken cancellationToken)
+    {
         limit = ClampLimit(limit);
-        var stop = beforeSeq > 0 ? beforeSeq : double.PositiveInfinity;
-        var entries = await Db.SortedSetRangeByScoreWithScoresAsync(
-            RedisKeys.ConversationMessages(conversationId), double.NegativeInfinity, stop, Exclude.Stop,
-            Order.Descending, 0, limit + 1).WaitAsync(cancellationToken);
-        var messages = Decode(entries.Take(limit).Reverse());
-        return new MessagePage(conversationId, messages, entries.Length > limit);
+        var key = RedisKeys.ConversationMessages(conversationId);
+        var budget = (long)_options.MaxPageBytes;
+        var minTime = MinRetainedTime();
+        var messages = new List<ChatMessage>();
+        var bytes = 0L;
+        var cursor = from;
+        var chunk = Math.Min(limit + 1, FirstReadChunk);
+        while (true)
+        {
+            var entries = order == Order.Ascending
+                ? await Db.SortedSetRangeByScoreWithScoresAsync(key, cursor, double.PositiveInfinity, Exclude.Start, order, 0, chunk)
+                    .WaitAsync(cancellationToken)
+                : await Db.SortedSetRangeByScoreWithScoresAsync(key, double.NegativeInfinity, cursor, Exclude.Stop, order, 0, chunk)
+                    .WaitAsync(cancellationToken);
+            foreach (var entry in entries)
+            {
+                var member = (byte[])entry.Element!;
+                if (messages.Count == limit || (messages.Count > 0 && bytes + member.Length > budget))
+                {
+                    return new MessagePage(conversationId, messages, true);
+                }
+
+                cursor = (long)entry.Score;
+                if (FromMember(member, cursor) is { } message && message.ServerTimeMs >= minTime)
+                {
+                    messages.Add(message);
+                    bytes += member.Length;
+                }
+            }
+
+            if (entries.Length < chunk)
+            {
+                return new MessagePage(conversationId, messages, false);
+            }
+
+            // The next chunk: about what the rest of the budget holds at the sizes seen so far, plus one to see past it.
+            var average = Math.Max(1, bytes / Math.Max(1, messages.Count));
+            var fits = (int)Math.Min(int.MaxValue, ((budget - bytes) / average) + 2);
+            chunk = Math.Max(1, Math.Min(fits, limit - messages.Count + 1));
+        }
     }
 
     /// <summary>The conversation's last sequence (0 when nothing was ever stored).</summary>
@@ -560,11 +604,13 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         return moved;
     }
 
+    private long MinRetainedTime() => _options.RetentionMaxAge is { } age
+        ? time.GetUtcNow().ToUnixTimeMilliseconds() - (long)age.TotalMilliseconds
+        : long.MinValue;
+
     private List<ChatMessage> Decode(IEnumerable<SortedSetEntry> entries)
     {
-        var minTime = _options.RetentionMaxAge is { } age
-            ? time.GetUtcNow().ToUnixTimeMilliseconds() - (long)age.TotalMilliseconds
-            : long.MinValue;
+        var minTime = MinRetainedTime();
         var messages = new List<ChatMessage>();
         foreach (var entry in entries)
         {

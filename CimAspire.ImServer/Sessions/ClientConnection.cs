@@ -697,6 +697,7 @@ public sealed partial class ClientConnection
         var response = new SyncResponse();
         if (string.IsNullOrEmpty(sync.ConversationId))
         {
+            var lastMessageBytes = 0L;
             foreach (var summary in await _services.Messages.GetConversationsAsync(UserId))
             {
                 var state = new ConversationState
@@ -708,9 +709,10 @@ public sealed partial class ClientConnection
                     Unread = summary.Unread,
                     Peer = summary.Peer,
                 };
-                if (summary.LastMessage is not null)
+                // The last messages share the page's byte budget; past it the client pages the conversation instead.
+                if (summary.LastMessage is { } last && (lastMessageBytes += last.CalculateSize()) <= _services.DeliveryOptions.MaxPageBytes)
                 {
-                    state.LastMessage = summary.LastMessage;
+                    state.LastMessage = last;
                 }
 
                 response.Conversations.Add(state);
