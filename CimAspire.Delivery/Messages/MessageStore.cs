@@ -22,6 +22,15 @@ public sealed record AppendRequest(
 /// <summary>The stored message (the original one when <see cref="Duplicate"/> is true).</summary>
 public sealed record AppendResult(ChatMessage Message, bool Duplicate);
 
+/// <summary>The sender of a group message is not (or no longer) a member of the group; nothing was stored.</summary>
+public sealed class NotAGroupMemberException(long userId, long groupId)
+    : InvalidOperationException($"User {userId} is not a member of group {groupId}.")
+{
+    public long UserId { get; } = userId;
+
+    public long GroupId { get; } = groupId;
+}
+
 /// <summary>Messages oldest first; <see cref="HasMore"/> says a further page exists in the direction read.</summary>
 public sealed record MessagePage(string ConversationId, IReadOnlyList<ChatMessage> Messages, bool HasMore);
 
@@ -44,10 +53,12 @@ public sealed record CursorUpdate(string ConversationId, long UserId, long Seq);
 /// </summary>
 public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<DeliveryOptions> options, TimeProvider time)
 {
-    // KEYS: seq, msgs, ids, delivered, read. ARGV: max length, min time ms, then per message its idempotency key, member
-    // and sender id. Appends a batch of messages of one conversation in the order given; returns per message
-    // {0, seq, ''} (stored), {1, seq, member} (a retry: the original) or {2, 0, error} (this message failed; the others
-    // are unaffected). The sender's cursors are set without reading them: cursors are capped at the last sequence, so
+    // KEYS: seq, msgs, ids, delivered, read, and for a group (not the everyone room) its member set, which shares the
+    // conversation's hash tag. ARGV: max length, min time ms, then per message its idempotency key, member and sender
+    // id. Appends a batch of messages of one conversation in the order given; returns per message {0, seq, ''} (stored),
+    // {1, seq, member} (a retry: the original), {2, 0, error} (this message failed; the others are unaffected) or
+    // {3, 0, ''} (the sender is not a member of the group: checked here, atomically with the store, so a member who
+    // left can never add to it, whatever a server cached). The sender's cursors are set without reading them: cursors are capped at the last sequence, so
     // the new one is always higher. Trimming runs once per batch; the id index is trimmed only when messages were
     // trimmed, and the age check reads the oldest member first, so a plain append is a handful of O(log n) commands.
     private const string AppendScript = """
@@ -57,6 +68,9 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
           if existing then
             local found = redis.call('ZRANGEBYSCORE', KEYS[2], existing, existing)
             return {1, tonumber(existing), found[1] or ''}
+          end
+          if KEYS[6] and redis.call('SISMEMBER', KEYS[6], sender) == 0 then
+            return {3, 0, ''}
           end
           local seq = redis.call('INCR', KEYS[1])
           redis.call('ZADD', KEYS[2], seq, member)
@@ -423,6 +437,11 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
                 RedisKeys.ConversationClientIds(conversationId), RedisKeys.ConversationDelivered(conversationId),
                 RedisKeys.ConversationRead(conversationId),
             ];
+            if (batch[0].Request.To is { KindCase: Target.KindOneofCase.GroupId, GroupId: var groupId and not ConversationIds.EveryoneGroupId })
+            {
+                keys = [.. keys, RedisKeys.GroupMembers(groupId)];
+            }
+
             args = new RedisValue[2 + (3 * batch.Count)];
             args[0] = _options.RetentionMaxMessages;
             args[1] = _options.RetentionMaxAge is { } age ? batch[^1].Now - (long)age.TotalMilliseconds : 0;
@@ -509,6 +528,8 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
                 var stored = FromMember((byte[])reply[2]!, seq);
                 message.Seq = seq;
                 return new AppendResult(stored ?? message, true);
+            case 3:
+                throw new NotAGroupMemberException(message.SenderId, message.To.GroupId);
             default:
                 throw new RedisServerException(RedisErrorKind.UnknownError, CommandFlags.None, $"Storing message {message.ClientMsgId} failed: {(string?)reply[2]}");
         }
