@@ -23,6 +23,13 @@ public sealed class DeliveryOptions
     public int MaxPageSize { get; set; } = 500;
 
     /// <summary>
+    /// The most message bytes a sync or history page carries: the page stops before passing it (and says has_more),
+    /// but always holds at least one message. Well under the 4 MiB frame and outbound limits of clients and servers.
+    /// </summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxPageBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
     /// How stale a user's conversation index (its "newest activity first" order) may get: a process that wrote a
     /// conversation's entry less than this long ago skips rewriting it on the next append. 0 writes it on every append.
     /// </summary>

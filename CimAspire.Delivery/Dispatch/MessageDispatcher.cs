@@ -168,7 +168,7 @@ public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, Serv
             return Task.FromResult(new DispatchPlan([(local.ServerId, item)], 1));
         }
 
-        return PlanTargetAsync(fromUserId, to, new ServerDelivery { Notice = notice }, cancellationToken);
+        return PlanTargetAsync(fromUserId, to, new ServerDelivery { Notice = notice }, cancellationToken, senderMustBeMember: true);
     }
 
     /// <summary>
@@ -271,7 +271,10 @@ public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, Serv
         return new DispatchPlan(sends, found.Count);
     }
 
-    private async Task<DispatchPlan> PlanTargetAsync(long senderId, Target to, ServerDelivery item, CancellationToken cancellationToken)
+    // A notice (typing, transient message) to a group reaches nobody when its sender is not in the member list read for
+    // the fan-out: one who left cannot keep talking to it. (A stored message was checked when it was stored.)
+    private async Task<DispatchPlan> PlanTargetAsync(
+        long senderId, Target to, ServerDelivery item, CancellationToken cancellationToken, bool senderMustBeMember = false)
     {
         switch (to.KindCase)
         {
@@ -281,6 +284,11 @@ public sealed class MessageDispatcher(RouteStore routes, GroupStore groups, Serv
                 return await PlanBroadcastAsync(senderId, item, cancellationToken);
             case Target.KindOneofCase.GroupId:
                 var members = await groups.GetMembersAsync(to.GroupId, cancellationToken);
+                if (senderMustBeMember && !members.Contains(senderId))
+                {
+                    return new DispatchPlan([], 0);
+                }
+
                 return await PlanUsersAsync(members.Where(m => m != senderId).ToList(), item, cancellationToken);
             default:
                 throw new ArgumentException("The target names neither a user nor a group.", nameof(to));

@@ -22,6 +22,15 @@ public sealed record AppendRequest(
 /// <summary>The stored message (the original one when <see cref="Duplicate"/> is true).</summary>
 public sealed record AppendResult(ChatMessage Message, bool Duplicate);
 
+/// <summary>The sender of a group message is not (or no longer) a member of the group; nothing was stored.</summary>
+public sealed class NotAGroupMemberException(long userId, long groupId)
+    : InvalidOperationException($"User {userId} is not a member of group {groupId}.")
+{
+    public long UserId { get; } = userId;
+
+    public long GroupId { get; } = groupId;
+}
+
 /// <summary>Messages oldest first; <see cref="HasMore"/> says a further page exists in the direction read.</summary>
 public sealed record MessagePage(string ConversationId, IReadOnlyList<ChatMessage> Messages, bool HasMore);
 
@@ -44,10 +53,12 @@ public sealed record CursorUpdate(string ConversationId, long UserId, long Seq);
 /// </summary>
 public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<DeliveryOptions> options, TimeProvider time)
 {
-    // KEYS: seq, msgs, ids, delivered, read. ARGV: max length, min time ms, then per message its idempotency key, member
-    // and sender id. Appends a batch of messages of one conversation in the order given; returns per message
-    // {0, seq, ''} (stored), {1, seq, member} (a retry: the original) or {2, 0, error} (this message failed; the others
-    // are unaffected). The sender's cursors are set without reading them: cursors are capped at the last sequence, so
+    // KEYS: seq, msgs, ids, delivered, read, and for a group (not the everyone room) its member set, which shares the
+    // conversation's hash tag. ARGV: max length, min time ms, then per message its idempotency key, member and sender
+    // id. Appends a batch of messages of one conversation in the order given; returns per message {0, seq, ''} (stored),
+    // {1, seq, member} (a retry: the original), {2, 0, error} (this message failed; the others are unaffected) or
+    // {3, 0, ''} (the sender is not a member of the group: checked here, atomically with the store, so a member who
+    // left can never add to it, whatever a server cached). The sender's cursors are set without reading them: cursors are capped at the last sequence, so
     // the new one is always higher. Trimming runs once per batch; the id index is trimmed only when messages were
     // trimmed, and the age check reads the oldest member first, so a plain append is a handful of O(log n) commands.
     private const string AppendScript = """
@@ -57,6 +68,9 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
           if existing then
             local found = redis.call('ZRANGEBYSCORE', KEYS[2], existing, existing)
             return {1, tonumber(existing), found[1] or ''}
+          end
+          if KEYS[6] and redis.call('SISMEMBER', KEYS[6], sender) == 0 then
+            return {3, 0, ''}
           end
           local seq = redis.call('INCR', KEYS[1])
           redis.call('ZADD', KEYS[2], seq, member)
@@ -131,6 +145,9 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         """;
 
     private const int MaxIndexCacheEntries = 50_000;
+
+    // A page's first read from Redis takes at most this many messages; further reads are sized by the byte budget left.
+    private const int FirstReadChunk = 128;
 
     private readonly DeliveryOptions _options = options.Value;
 
@@ -223,30 +240,71 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         return cancellationToken.CanBeCanceled ? append.Done.Task.WaitAsync(cancellationToken) : append.Done.Task;
     }
 
-    /// <summary>Up to <paramref name="limit"/> messages with sequence above <paramref name="afterSeq"/>, oldest first.</summary>
-    public async Task<MessagePage> ReadAfterAsync(string conversationId, long afterSeq, int limit, CancellationToken cancellationToken = default)
-    {
-        limit = ClampLimit(limit);
-        var entries = await Db.SortedSetRangeByScoreWithScoresAsync(
-            RedisKeys.ConversationMessages(conversationId), afterSeq, double.PositiveInfinity, Exclude.Start,
-            Order.Ascending, 0, limit + 1).WaitAsync(cancellationToken);
-        var messages = Decode(entries.Take(limit));
-        return new MessagePage(conversationId, messages, entries.Length > limit);
-    }
+    /// <summary>
+    /// Up to <paramref name="limit"/> messages with sequence above <paramref name="afterSeq"/>, oldest first, stopping
+    /// before the page passes <see cref="DeliveryOptions.MaxPageBytes"/> (a page holds at least one message, so paging
+    /// always advances).
+    /// </summary>
+    public Task<MessagePage> ReadAfterAsync(string conversationId, long afterSeq, int limit, CancellationToken cancellationToken = default)
+        => ReadPageAsync(conversationId, afterSeq, Order.Ascending, limit, cancellationToken);
 
     /// <summary>
     /// Up to <paramref name="limit"/> messages with sequence below <paramref name="beforeSeq"/> (or the newest when it
-    /// is 0 or less), oldest first: history paging backwards.
+    /// is 0 or less), oldest first: history paging backwards. Bounded in bytes like <see cref="ReadAfterAsync"/>: the
+    /// newest messages before <paramref name="beforeSeq"/> that fit.
     /// </summary>
     public async Task<MessagePage> ReadBeforeAsync(string conversationId, long beforeSeq, int limit, CancellationToken cancellationToken = default)
     {
+        var page = await ReadPageAsync(conversationId, beforeSeq > 0 ? beforeSeq : long.MaxValue, Order.Descending, limit, cancellationToken);
+        return page with { Messages = page.Messages.Reverse().ToList() };
+    }
+
+    // Reads from 'from' (exclusive) in the given direction in chunks, so a page of big messages never fetches more than
+    // about the byte budget from Redis. Sizes are the stored members' (the message plus a short time prefix), a little
+    // more than the message takes in a frame.
+    private async Task<MessagePage> ReadPageAsync(string conversationId, long from, Order order, int limit, CancellationToken cancellationToken)
+    {
         limit = ClampLimit(limit);
-        var stop = beforeSeq > 0 ? beforeSeq : double.PositiveInfinity;
-        var entries = await Db.SortedSetRangeByScoreWithScoresAsync(
-            RedisKeys.ConversationMessages(conversationId), double.NegativeInfinity, stop, Exclude.Stop,
-            Order.Descending, 0, limit + 1).WaitAsync(cancellationToken);
-        var messages = Decode(entries.Take(limit).Reverse());
-        return new MessagePage(conversationId, messages, entries.Length > limit);
+        var key = RedisKeys.ConversationMessages(conversationId);
+        var budget = (long)_options.MaxPageBytes;
+        var minTime = MinRetainedTime();
+        var messages = new List<ChatMessage>();
+        var bytes = 0L;
+        var cursor = from;
+        var chunk = Math.Min(limit + 1, FirstReadChunk);
+        while (true)
+        {
+            var entries = order == Order.Ascending
+                ? await Db.SortedSetRangeByScoreWithScoresAsync(key, cursor, double.PositiveInfinity, Exclude.Start, order, 0, chunk)
+                    .WaitAsync(cancellationToken)
+                : await Db.SortedSetRangeByScoreWithScoresAsync(key, double.NegativeInfinity, cursor, Exclude.Stop, order, 0, chunk)
+                    .WaitAsync(cancellationToken);
+            foreach (var entry in entries)
+            {
+                var member = (byte[])entry.Element!;
+                if (messages.Count == limit || (messages.Count > 0 && bytes + member.Length > budget))
+                {
+                    return new MessagePage(conversationId, messages, true);
+                }
+
+                cursor = (long)entry.Score;
+                if (FromMember(member, cursor) is { } message && message.ServerTimeMs >= minTime)
+                {
+                    messages.Add(message);
+                    bytes += member.Length;
+                }
+            }
+
+            if (entries.Length < chunk)
+            {
+                return new MessagePage(conversationId, messages, false);
+            }
+
+            // The next chunk: about what the rest of the budget holds at the sizes seen so far, plus one to see past it.
+            var average = Math.Max(1, bytes / Math.Max(1, messages.Count));
+            var fits = (int)Math.Min(int.MaxValue, ((budget - bytes) / average) + 2);
+            chunk = Math.Max(1, Math.Min(fits, limit - messages.Count + 1));
+        }
     }
 
     /// <summary>The conversation's last sequence (0 when nothing was ever stored).</summary>
@@ -379,6 +437,11 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
                 RedisKeys.ConversationClientIds(conversationId), RedisKeys.ConversationDelivered(conversationId),
                 RedisKeys.ConversationRead(conversationId),
             ];
+            if (batch[0].Request.To is { KindCase: Target.KindOneofCase.GroupId, GroupId: var groupId and not ConversationIds.EveryoneGroupId })
+            {
+                keys = [.. keys, RedisKeys.GroupMembers(groupId)];
+            }
+
             args = new RedisValue[2 + (3 * batch.Count)];
             args[0] = _options.RetentionMaxMessages;
             args[1] = _options.RetentionMaxAge is { } age ? batch[^1].Now - (long)age.TotalMilliseconds : 0;
@@ -465,6 +528,8 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
                 var stored = FromMember((byte[])reply[2]!, seq);
                 message.Seq = seq;
                 return new AppendResult(stored ?? message, true);
+            case 3:
+                throw new NotAGroupMemberException(message.SenderId, message.To.GroupId);
             default:
                 throw new RedisServerException(RedisErrorKind.UnknownError, CommandFlags.None, $"Storing message {message.ClientMsgId} failed: {(string?)reply[2]}");
         }
@@ -560,11 +625,13 @@ public sealed class MessageStore(IConnectionMultiplexer redis, IOptions<Delivery
         return moved;
     }
 
+    private long MinRetainedTime() => _options.RetentionMaxAge is { } age
+        ? time.GetUtcNow().ToUnixTimeMilliseconds() - (long)age.TotalMilliseconds
+        : long.MinValue;
+
     private List<ChatMessage> Decode(IEnumerable<SortedSetEntry> entries)
     {
-        var minTime = _options.RetentionMaxAge is { } age
-            ? time.GetUtcNow().ToUnixTimeMilliseconds() - (long)age.TotalMilliseconds
-            : long.MinValue;
+        var minTime = MinRetainedTime();
         var messages = new List<ChatMessage>();
         foreach (var entry in entries)
         {

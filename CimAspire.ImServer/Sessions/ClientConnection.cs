@@ -274,6 +274,11 @@ public sealed partial class ClientConnection
     {
         switch (exception)
         {
+            case NotAGroupMemberException notMember:
+                // The store checks membership itself: the user left the group since this connection verified it.
+                ForgetGroup(notMember.GroupId);
+                ReplyError(envelope, ErrorCode.NotAMember, $"You are not a member of group {notMember.GroupId}.");
+                break;
             case RedisException:
                 LogStoreUnavailable(Id, exception);
                 activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
@@ -631,22 +636,30 @@ public sealed partial class ClientConnection
         return false;
     }
 
-    private async Task<bool> IsMemberAsync(long groupId)
+    /// <summary>
+    /// Whether the user is in the group, from what this connection verified before unless <paramref name="fresh"/>. The
+    /// cache only saves lookups: the store refuses a message from a non-member itself (and the connection then forgets
+    /// the group), group notices go only to senders in the member list, and syncs look membership up fresh.
+    /// </summary>
+    private async Task<bool> IsMemberAsync(long groupId, bool fresh = false)
     {
-        lock (_verifiedGroups)
+        if (!fresh)
         {
-            if (_verifiedGroups.Contains(groupId))
+            lock (_verifiedGroups)
             {
-                return true;
+                if (_verifiedGroups.Contains(groupId))
+                {
+                    return true;
+                }
             }
         }
 
         if (!await _services.Groups.IsMemberAsync(groupId, UserId))
         {
+            ForgetGroup(groupId);
             return false;
         }
 
-        // Membership is re-checked once per connection; leaving a group takes effect for sends on the next login.
         lock (_verifiedGroups)
         {
             _verifiedGroups.Add(groupId);
@@ -655,11 +668,19 @@ public sealed partial class ClientConnection
         return true;
     }
 
+    private void ForgetGroup(long groupId)
+    {
+        lock (_verifiedGroups)
+        {
+            _verifiedGroups.Remove(groupId);
+        }
+    }
+
     /// <summary>Whether the user belongs to the conversation (a party of a pair, a member of a group).</summary>
-    private async Task<bool> CanAccessAsync(string conversationId)
+    private async Task<bool> CanAccessAsync(string conversationId, bool fresh = false)
     {
         var peer = ConversationIds.PeerOf(conversationId, UserId);
-        return peer is not null && (peer.KindCase == Target.KindOneofCase.UserId || await IsMemberAsync(peer.GroupId));
+        return peer is not null && (peer.KindCase == Target.KindOneofCase.UserId || await IsMemberAsync(peer.GroupId, fresh));
     }
 
     private async Task DeliverAckAsync(Envelope envelope)
@@ -697,6 +718,7 @@ public sealed partial class ClientConnection
         var response = new SyncResponse();
         if (string.IsNullOrEmpty(sync.ConversationId))
         {
+            var lastMessageBytes = 0L;
             foreach (var summary in await _services.Messages.GetConversationsAsync(UserId))
             {
                 var state = new ConversationState
@@ -708,9 +730,10 @@ public sealed partial class ClientConnection
                     Unread = summary.Unread,
                     Peer = summary.Peer,
                 };
-                if (summary.LastMessage is not null)
+                // The last messages share the page's byte budget; past it the client pages the conversation instead.
+                if (summary.LastMessage is { } last && (lastMessageBytes += last.CalculateSize()) <= _services.DeliveryOptions.MaxPageBytes)
                 {
-                    state.LastMessage = summary.LastMessage;
+                    state.LastMessage = last;
                 }
 
                 response.Conversations.Add(state);
@@ -718,7 +741,7 @@ public sealed partial class ClientConnection
         }
         else
         {
-            if (!await CanAccessAsync(sync.ConversationId))
+            if (!await CanAccessAsync(sync.ConversationId, fresh: true))
             {
                 ReplyError(envelope, ErrorCode.NotAMember, "The sync names no conversation of yours.");
                 return;

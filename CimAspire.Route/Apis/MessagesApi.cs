@@ -104,9 +104,18 @@ public static partial class MessagesApi
 
         // Without a client message id a retry cannot be recognised; a fresh one makes each call its own message.
         var clientMsgId = string.IsNullOrEmpty(request.ClientMsgId) ? $"http-{Guid.NewGuid():N}" : request.ClientMsgId;
-        var result = await store.AppendAsync(
-            new AppendRequest(senderId, user.UserName(), to, clientMsgId, ContentType.Text, ByteString.CopyFrom(body), Activity.Current?.Id),
-            cancellationToken);
+        AppendResult result;
+        try
+        {
+            result = await store.AppendAsync(
+                new AppendRequest(senderId, user.UserName(), to, clientMsgId, ContentType.Text, ByteString.CopyFrom(body), Activity.Current?.Id),
+                cancellationToken);
+        }
+        catch (NotAGroupMemberException e)
+        {
+            // Left the group between the check above and the store, which checks membership again.
+            return ApiProblems.Forbidden($"You are not a member of group {e.GroupId}.");
+        }
 
         // A retry is dispatched again: the first attempt may have stored the message and failed before dispatching.
         // A failed dispatch does not fail the send; the message is stored and recipients get it by sync.

@@ -1,7 +1,11 @@
 using System.Net;
+using CimAspire.Delivery;
+using CimAspire.Delivery.Messages;
 using CimAspire.Delivery.Routes;
 using CimAspire.Protocol;
+using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace CimAspire.Tests.Route;
 
@@ -45,6 +49,43 @@ public class MessagesApiTests(RouteApiFixture fixture)
         Assert.Equal([bob.UserId], delivered.RecipientIds);
         Assert.Equal("hello bob", delivered.Message.Body.ToStringUtf8());
         Assert.Equal(alice.UserName, delivered.Message.SenderName);
+    }
+
+    [Fact]
+    public async Task HistoryOfBigMessagesComesInPagesBoundedInBytesThatReachTheOldest()
+    {
+        var alice = await _http.NewUserAsync("big-a");
+        var bob = await _http.NewUserAsync("big-b");
+        var store = fixture.Api.Services.GetRequiredService<MessageStore>();
+        var options = fixture.Api.Services.GetRequiredService<IOptions<DeliveryOptions>>().Value;
+        var text = new string('x', options.MaxBodyBytes);
+        const int Count = 64;
+        for (var i = 0; i < Count; i++)
+        {
+            await store.AppendAsync(new AppendRequest(alice.UserId, alice.UserName, new Target { UserId = bob.UserId }, $"big-{i}",
+                ContentType.Text, ByteString.CopyFromUtf8(text))).WaitAsync(RouteApiTestExtensions.Timeout);
+        }
+
+        var conversation = ConversationIds.ForUsers(alice.UserId, bob.UserId);
+        var seqs = new List<long>();
+        var query = $"?limit={store.MaxPageSize}";
+        for (var pages = 0; ; pages++)
+        {
+            Assert.True(pages < Count, "Paging did not end.");
+            var page = await HistoryAsync(bob.Token, conversation, query);
+            Assert.NotEmpty(page.Messages);
+            var bytes = page.Messages.Sum(m => (long)m.Text.Length);
+            Assert.True(bytes <= options.MaxPageBytes, $"A page of {page.Messages.Count} messages carried {bytes} bytes of text.");
+            seqs.InsertRange(0, page.Messages.Select(m => m.Seq));
+            if (!page.HasMore)
+            {
+                break;
+            }
+
+            query = $"?limit={store.MaxPageSize}&beforeSeq={page.Messages[0].Seq}";
+        }
+
+        Assert.Equal(Enumerable.Range(1, Count).Select(i => (long)i), seqs);
     }
 
     [Fact]
