@@ -94,11 +94,7 @@ public static partial class MessagesApi
                 return ApiProblems.NotFound($"There is no group {groupId}.");
             }
 
-            if (!await groups.IsMemberAsync(groupId, senderId, cancellationToken))
-            {
-                return ApiProblems.Forbidden($"You are not a member of group {groupId}.");
-            }
-
+            // Membership is checked by the store, atomically with the append (NotAGroupMemberException below).
             to = new Target { GroupId = groupId };
         }
 
@@ -113,7 +109,6 @@ public static partial class MessagesApi
         }
         catch (NotAGroupMemberException e)
         {
-            // Left the group between the check above and the store, which checks membership again.
             return ApiProblems.Forbidden($"You are not a member of group {e.GroupId}.");
         }
 
