@@ -35,13 +35,16 @@ internal sealed class ConsoleOutput(TextWriter writer, bool color, TimeProvider?
         WriteLine($"{Paint($"[{stamp}]", Dim)} {prefix}{name}: {Emoji.Render(text)}");
     }
 
-    public void Status(string text) => WriteLine(Paint($"-- {text}", Yellow));
+    // Status, error and typing lines carry no colour of their callers, so whatever they quote (a server's error text, a
+    // group name) is cleaned whole before the client's own colour goes around it. Info lines may hold Mark's highlights:
+    // the last pass in WriteLine keeps colour sequences there.
+    public void Status(string text) => WriteLine(Paint($"-- {TerminalText.Clean(text)}", Yellow));
 
     public void Info(string text) => WriteLine(text);
 
-    public void Error(string text) => WriteLine(Paint($"! {text}", Red));
+    public void Error(string text) => WriteLine(Paint($"! {TerminalText.Clean(text)}", Red));
 
-    public void Typing(string text) => WriteLine(Paint($"   {text}", Dim + Cyan));
+    public void Typing(string text) => WriteLine(Paint($"   {TerminalText.Clean(text)}", Dim + Cyan));
 
     /// <summary>Marks every occurrence of <paramref name="word"/> (ignoring case): coloured on a terminal, *starred* otherwise.</summary>
     public string Mark(string text, string word)
